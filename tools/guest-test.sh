@@ -1,0 +1,26 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the guest: every test binary listed in $1 ("name path" lines),
+# one at a time, each test in it serially (they share the module and kernel
+# state).  For each binary writes $VM_OUT/<name>.log, <name>.result ("P F")
+# and <name>.kreports (kernel reports logged while it ran).
+BINS="$1"
+shift
+REPORTS='BUG:|WARNING:|Oops|general protection fault|KASAN:|UBSAN:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|kernel BUG at|Call Trace:'
+rc=0
+while read -r name path; do
+	mark=$(dmesg | wc -l)
+	echo "guest-test: === $name ==="
+	"$path" --test-threads=1 "$@" 2>&1 | tee "$VM_OUT/$name.log"
+	dmesg | tail -n +"$((mark + 1))" | grep -E -A20 "$REPORTS" >"$VM_OUT/$name.kreports"
+	# libtest's own summary: "test result: ok. 3 passed; 0 failed; ..."
+	p=$(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' "$VM_OUT/$name.log" | tail -n1)
+	f=$(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$VM_OUT/$name.log" | tail -n1)
+	if [[ -z "$p" ]]; then
+		# The binary died before its summary (e.g. killed): one failure.
+		p=0 f=1
+	fi
+	echo "$p $f" >"$VM_OUT/$name.result"
+	((f == 0)) && [[ ! -s "$VM_OUT/$name.kreports" ]] || rc=1
+done <"$BINS"
+exit $rc

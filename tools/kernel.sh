@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build one kernel: tools/kernel.sh FLAVOR VARIANT
+#   source : Debian's linux-source-6.12 + patches/<flavor>.series -> build/src/<flavor>
+#   config : tinyconfig + kconfig/base.config [+ kconfig/flavor-<flavor>.config]
+#            + kconfig/<variant>.config, merged with merge_config.sh
+#   output : build/<flavor>-<variant>/ (O= build dir; bzImage, vmlinux, Module.symvers)
+# Incremental: the source tree is only re-synced when the series changes, the
+# config only regenerated when a fragment changes, and ccache is used.
+source "$(dirname "$0")/lib.sh"
+
+FLAVOR="${1:-${FLAVOR:-stock}}"
+VARIANT="${2:-${VARIANT:-debug}}"
+check_flavor "$FLAVOR" "$VARIANT"
+
+# One kernel build at a time on this machine (2 cores): every build, from any
+# session or helper, takes this lock.
+mkdir -p "$BUILD"
+exec 9>"$BUILD/.kernel-build.lock"
+if ! flock -n 9; then
+	log "another kernel build holds $BUILD/.kernel-build.lock; waiting"
+	flock 9
+fi
+
+PRISTINE="$BUILD/src/linux-source-6.12"
+SRC="$(ksrc "$FLAVOR")"
+OUT="$(kdir "$FLAVOR" "$VARIANT")"
+SERIES="$ROOT/patches/$FLAVOR.series"
+mkdir -p "$BUILD/logs"
+
+series_files() {
+	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$SERIES"
+}
+
+# 1. Pristine source, unpacked once.
+if [[ ! -f "$PRISTINE/.unpacked" ]]; then
+	rm -rf "$PRISTINE"
+	mkdir -p "$BUILD/src"
+	run_logged "unpacking $(basename "$KSRC_TARBALL")" "$BUILD/logs/unpack.log" \
+		tar -C "$BUILD/src" -xf "$KSRC_TARBALL"
+	touch "$PRISTINE/.unpacked"
+fi
+
+# 2. Flavor source = pristine + series.  The stamp covers the series and
+# every patch's content.
+stamp=$( {
+	cat "$SERIES"
+	while read -r p; do
+		[[ -f "$ROOT/patches/$p" ]] || die "$SERIES lists '$p', which does not exist"
+		sha256sum "$ROOT/patches/$p"
+	done < <(series_files)
+} | sha256sum | cut -d' ' -f1)
+if [[ "$(cat "$SRC/.series-stamp" 2>/dev/null)" != "$stamp" ]]; then
+	log "preparing source for flavor '$FLAVOR' ($(series_files | wc -l) patches)"
+	mkdir -p "$SRC"
+	# rsync keeps the mtimes of unchanged files, so a series change only
+	# rebuilds what the patches touch.
+	rsync -a --delete --exclude=.series-stamp "$PRISTINE/" "$SRC/"
+	while read -r p; do
+		log "  applying $p"
+		patch -d "$SRC" -p1 --quiet --forward <"$ROOT/patches/$p" ||
+			die "patch $p does not apply to flavor '$FLAVOR'"
+	done < <(series_files)
+	echo "$stamp" >"$SRC/.series-stamp"
+fi
+
+MAKE=(make -C "$SRC" O="$OUT" LLVM=1 CC="ccache clang" -j"$JOBS")
+
+# 3. Configuration.
+frags=("$ROOT/kconfig/base.config")
+[[ -f "$ROOT/kconfig/flavor-$FLAVOR.config" ]] && frags+=("$ROOT/kconfig/flavor-$FLAVOR.config")
+frags+=("$ROOT/kconfig/$VARIANT.config")
+cstamp=$(cat "${frags[@]}" "$SRC/.series-stamp" | sha256sum | cut -d' ' -f1)
+mkdir -p "$OUT"
+if [[ "$(cat "$OUT/.config-stamp" 2>/dev/null)" != "$cstamp" || ! -f "$OUT/.config" ]]; then
+	log "configuring $FLAVOR-$VARIANT: tinyconfig + ${frags[*]##*/}"
+	"${MAKE[@]}" -s rustavailable >/dev/null || die "Rust toolchain not usable by this kernel (make rustavailable)"
+	"${MAKE[@]}" -s tinyconfig >/dev/null
+	(cd "$OUT" && "$SRC/scripts/kconfig/merge_config.sh" -m -O "$OUT" .config "${frags[@]}") \
+		>"$BUILD/logs/$FLAVOR-$VARIANT-config.log" 2>&1
+	"${MAKE[@]}" -s olddefconfig >/dev/null
+	# Every option a fragment asks for must be in the final config: a
+	# silently dropped option (an unmet dependency) fails the build here.
+	bad=0
+	while IFS= read -r line; do
+		opt="${line%%=*}"
+		val="${line#*=}"
+		if [[ "$val" == n ]]; then
+			grep -qx "$opt=y" "$OUT/.config" && { echo "  $opt: asked n, got y" >&2; bad=1; }
+		else
+			grep -qxF "$line" "$OUT/.config" ||
+				{ echo "  $opt: asked $val, got '$(grep "^$opt=" "$OUT/.config" || echo unset)'" >&2; bad=1; }
+		fi
+	done < <(cat "${frags[@]}" | sed -e 's/#.*//' -e 's/^\(CONFIG_[A-Z0-9_]*\) is not set/\1=n/' | grep '^CONFIG_')
+	((bad == 0)) || die "config fragments not honoured (see above)"
+	echo "$cstamp" >"$OUT/.config-stamp"
+fi
+
+# 4. Build.
+run_logged "building kernel $FLAVOR-$VARIANT" "$BUILD/logs/$FLAVOR-$VARIANT-build.log" "${MAKE[@]}"
+
+# 5. bpftool from the same source tree (tools/ is never patched, so one
+# bpftool serves every flavor).
+BPFTOOL_OUT="$BUILD/tools/bpftool"
+if [[ ! -x "$BPFTOOL_OUT/bpftool" ]]; then
+	mkdir -p "$BPFTOOL_OUT"
+	run_logged "building bpftool" "$BUILD/logs/bpftool.log" \
+		make -C "$PRISTINE/tools/bpf/bpftool" OUTPUT="$BPFTOOL_OUT/" -j"$JOBS"
+fi
+log "kernel ready: ${OUT#"$ROOT"/}/arch/x86/boot/bzImage"

@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the inode-addons harness scripts.  Sourced, not run.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${BUILD:-$ROOT/build}"
+VENV="$BUILD/venv"
+KSRC_TARBALL="${KSRC_TARBALL:-/usr/src/linux-source-6.12.tar.xz}"
+# Flavors and variants the harness knows.  A flavor is "patches/<flavor>.series"
+# (an ordered list of patch files, may be empty) plus "kconfig/flavor-<flavor>.config"
+# when present.
+VARIANTS="debug release"
+
+export PATH="$HOME/.cargo/bin:$VENV/bin:$PATH"
+# Reproducible builds: fixed identity and timestamp, so ccache and the
+# kernel's own incremental build see identical inputs every time.
+export KBUILD_BUILD_TIMESTAMP="${KBUILD_BUILD_TIMESTAMP:-Thu Jan  1 00:00:00 UTC 2026}"
+export KBUILD_BUILD_USER=inode-addons
+export KBUILD_BUILD_HOST=build
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/inode-addons-ccache}"
+export CCACHE_BASEDIR="$BUILD"
+export CCACHE_NOHASHDIR=1
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-10G}"
+
+JOBS="${JOBS:-$(nproc)}"
+T0=$(date +%s)
+
+log() { printf '[%s +%4ss] %s\n' "$(date +%H:%M:%S)" "$(($(date +%s) - T0))" "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+flavors() {
+	local f
+	for f in "$ROOT"/patches/*.series; do
+		basename "$f" .series
+	done
+}
+
+check_flavor() {
+	local flavor="$1" variant="$2"
+	[[ -f "$ROOT/patches/$flavor.series" ]] ||
+		die "unknown flavor '$flavor' (known: $(flavors | tr '\n' ' '))"
+	[[ " $VARIANTS " == *" $variant "* ]] ||
+		die "unknown variant '$variant' (known: $VARIANTS)"
+}
+
+kdir() { echo "$BUILD/$1-$2"; }
+ksrc() { echo "$BUILD/src/$1"; }
+
+# Run a long command, show a heartbeat line every 30 s with the elapsed time
+# and the last line of its log, and fail with the log's tail on error.
+run_logged() {
+	local what="$1" logf="$2"
+	shift 2
+	log "$what (log: ${logf#"$ROOT"/})"
+	"$@" >"$logf" 2>&1 &
+	local pid=$! start
+	start=$(date +%s)
+	while kill -0 "$pid" 2>/dev/null; do
+		local i
+		for i in $(seq 30); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			log "  ... $what: $(($(date +%s) - start))s, $(tail -n1 "$logf" | cut -c1-100)"
+		fi
+	done
+	if ! wait "$pid"; then
+		tail -n 40 "$logf" >&2
+		die "$what failed after $(($(date +%s) - start))s (full log: $logf)"
+	fi
+	log "$what done in $(($(date +%s) - start))s"
+}

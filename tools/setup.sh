@@ -1,0 +1,57 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Install what the harness needs on Debian 12.  Idempotent; quick once done.
+source "$(dirname "$0")/lib.sh"
+
+PKGS=(linux-source-6.12 clang lld llvm dwarves qemu-system-x86 flex bison bc
+      libelf-dev libssl-dev libcap-dev binutils-dev libzstd-dev zlib1g-dev pkg-config
+      cpio ccache python3-venv xz-utils zstd kmod e2fsprogs rsync busybox-static
+      python3-matplotlib)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+	if [[ $(id -u) -ne 0 ]]; then
+		SUDO=""
+		if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+			SUDO=sudo
+		else
+			cat >&2 <<MSG
+error: missing Debian packages and not running as root.  Run:
+
+  sudo apt-get update && sudo apt-get install -y ${missing[*]}
+
+then run this command again.
+MSG
+			exit 1
+		fi
+	else
+		SUDO=""
+	fi
+	log "installing Debian packages: ${missing[*]}"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+command -v rustup >/dev/null || die "rustup not found: install the Rust toolchain with rustup first"
+if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+	log "rustup component add rust-src"
+	rustup component add rust-src
+fi
+if ! command -v bindgen >/dev/null; then
+	log "cargo install --locked bindgen-cli (a few minutes, once)"
+	cargo install --locked bindgen-cli
+fi
+
+mkdir -p "$BUILD"
+if [[ ! -x "$VENV/bin/vng" ]]; then
+	log "creating $VENV with virtme-ng"
+	python3 -m venv "$VENV"
+	"$VENV/bin/pip" install -q virtme-ng
+fi
+[[ -r "$KSRC_TARBALL" ]] || die "$KSRC_TARBALL missing (package linux-source-6.12)"
+log "setup complete"

@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# cargo make test: build each tested flavor's debug kernel and module, build the
+# userspace-test crate on the host, boot each flavor and run every test binary
+# inside it, then print one summary line: "N passed, N failed".
+#
+# TEST_FLAVORS (default: stock + every flavor with a non-empty series) and
+# TEST_VARIANT (default: debug) select what is tested.  Extra arguments are
+# passed to every test binary (a libtest name filter, e.g. `cargo make test module_`).
+source "$(dirname "$0")/lib.sh"
+
+VARIANT="${TEST_VARIANT:-debug}"
+if [[ -z "${TEST_FLAVORS:-}" ]]; then
+	TEST_FLAVORS=stock
+	for f in $(flavors); do
+		[[ "$f" != stock && -n "$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$ROOT/patches/$f.series")" ]] &&
+			TEST_FLAVORS+=" $f"
+	done
+fi
+log "testing flavors: $TEST_FLAVORS ($VARIANT)"
+
+# 1. Host side: the test binaries (one per tests/*.rs file).
+TARGET="$BUILD/userspace-test-target"
+BINS="$BUILD/test-bins.txt"
+run_logged "building userspace-test" "$BUILD/logs/userspace-test-build.log" \
+	cargo test --manifest-path "$ROOT/userspace-test/Cargo.toml" --target-dir "$TARGET" \
+	--no-run --tests --message-format=json-render-diagnostics
+python3 - "$BUILD/logs/userspace-test-build.log" >"$BINS" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    if not line.startswith("{"):
+        continue
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and \
+            m["target"]["kind"] == ["test"]:
+        print(m["target"]["name"], m["executable"])
+PY
+[[ -s "$BINS" ]] || die "no test binaries built"
+log "$(wc -l <"$BINS") test binaries"
+
+passed=0 failed=0
+declare -a failures=()
+RESULTS="$BUILD/test-results"
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+
+for flavor in $TEST_FLAVORS; do
+	"$ROOT/tools/kernel.sh" "$flavor" "$VARIANT"
+	if ! "$ROOT/tools/module.sh" "$flavor" "$VARIANT"; then
+		failures+=("$flavor: module build")
+		failed=$((failed + 1))
+		continue
+	fi
+	out="$RESULTS/$flavor-$VARIANT"
+	mkdir -p "$out"
+	KDIR="$(kdir "$flavor" "$VARIANT")"
+	set +e
+	VM_OUT="$out" "$ROOT/tools/vm-run.sh" "$flavor" "$VARIANT" --timeout "${TEST_TIMEOUT:-2400}" -- \
+		env FLAVOR="$flavor" VARIANT="$VARIANT" KDIR="$KDIR" \
+		INODE_ADDONS_KO="$KDIR/ext/module/inode_addons.ko" \
+		BPFTOOL="$BUILD/tools/bpftool/bpftool" \
+		"$ROOT/tools/guest-test.sh" "$BINS" "$@"
+	vrc=$?
+	set -e
+	# Per-binary results written by the guest.  A binary that never
+	# reported (crash, timeout) counts as one failure.
+	while read -r name _; do
+		res="$out/$name.result"
+		if [[ ! -f "$res" ]]; then
+			failures+=("$flavor: $name did not complete (guest crash or timeout)")
+			failed=$((failed + 1))
+			continue
+		fi
+		read -r p f <"$res"
+		passed=$((passed + p))
+		failed=$((failed + f))
+		while read -r t; do failures+=("$flavor: $name::$t"); done < <(
+			sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$out/$name.log")
+		if [[ -s "$out/$name.kreports" ]]; then
+			failures+=("$flavor: $name: kernel reports during the test (see $out/$name.kreports)")
+			failed=$((failed + 1))
+		fi
+	done <"$BINS"
+	if ((vrc != 0)) && [[ -f "$out/status" ]] && [[ "$(cat "$out/status")" == 0 ]]; then
+		# The guest ran everything but vm-run found kernel reports
+		# outside any test (boot, final kmemleak scan).
+		failures+=("$flavor: kernel reports outside the tests (see $out/console.log)")
+		failed=$((failed + 1))
+	fi
+done
+
+echo
+echo "=== userspace-test summary ($VARIANT: $TEST_FLAVORS) ==="
+for f in "${failures[@]}"; do echo "FAILED  $f"; done
+echo "${passed} passed, ${failed} failed"
+((failed == 0))

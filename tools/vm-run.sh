@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot a built flavor with virtme-ng and run one command inside it.
+#
+#   tools/vm-run.sh FLAVOR VARIANT [--timeout SECS] -- COMMAND [ARGS...]
+#
+# The host root is the guest root (9p, copy-on-write); $VM_OUT (a fresh
+# directory under build/vm/) is writable by the guest.  Exit status: the
+# command's, or 1 if the guest crashed, timed out, or its kernel log shows an
+# oops/BUG/WARN/KASAN/lockdep/kmemleak report.  The full console log is kept in
+# $VM_OUT/console.log; its tail is shown on failure.
+source "$(dirname "$0")/lib.sh"
+
+FLAVOR="$1" VARIANT="$2"
+shift 2
+check_flavor "$FLAVOR" "$VARIANT"
+TIMEOUT="${VM_TIMEOUT:-900}"
+if [[ "${1:-}" == --timeout ]]; then TIMEOUT="$2"; shift 2; fi
+[[ "${1:-}" == -- ]] && shift
+(($#)) || die "usage: vm-run.sh FLAVOR VARIANT [--timeout SECS] -- COMMAND..."
+
+KDIR="$(kdir "$FLAVOR" "$VARIANT")"
+IMG="$KDIR/arch/x86/boot/bzImage"
+[[ -f "$IMG" ]] || die "$IMG missing: run 'cargo make kernel FLAVOR=$FLAVOR VARIANT=$VARIANT'"
+command -v vng >/dev/null || die "vng missing: run 'cargo make setup'"
+
+# KVM when the CPU advertises it and a probe boot works; TCG otherwise.
+# ACCEL=kvm|tcg overrides.  The probe result is cached per machine.
+accel() {
+	if [[ -n "${ACCEL:-}" ]]; then echo "$ACCEL"; return; fi
+	if ! grep -qwE 'vmx|svm' /proc/cpuinfo || [[ ! -w /dev/kvm ]]; then echo tcg; return; fi
+	local cache="$BUILD/.kvm-probe"
+	if [[ ! -f "$cache" ]]; then
+		if timeout 60 vng --run "$IMG" --memory 512M --exec true >/dev/null 2>&1; then
+			echo kvm >"$cache"
+		else
+			echo tcg >"$cache"
+		fi
+	fi
+	cat "$cache"
+}
+ACC=$(accel)
+VNG_ACCEL=()
+[[ "$ACC" == tcg ]] && VNG_ACCEL=(--disable-kvm)
+
+VM_OUT="${VM_OUT:-$BUILD/vm/$FLAVOR-$VARIANT/$(date +%Y%m%d-%H%M%S)-$$}"
+mkdir -p "$VM_OUT"
+export VM_OUT
+CONSOLE="$VM_OUT/console.log"
+
+# The guest runs tools/guest-run.sh, which runs the command, then collects
+# dmesg and a kmemleak scan into $VM_OUT.
+printf '%q ' "$@" >"$VM_OUT/cmd"
+log "booting $FLAVOR-$VARIANT ($ACC, timeout ${TIMEOUT}s): $*"
+set +e
+timeout --foreground -k 10 "$TIMEOUT" \
+	vng --run "$IMG" "${VNG_ACCEL[@]}" --cpus "${VM_CPUS:-2}" --memory "${VM_MEMORY:-3G}" \
+	--rwdir "$VM_OUT" --cwd "$ROOT" --verbose \
+	--append "panic_on_warn=0 oops=panic panic=-1 kmemleak=on" \
+	--exec "$ROOT/tools/guest-run.sh $VM_OUT" </dev/null >"$CONSOLE" 2>&1
+vrc=$?
+set -e
+
+fail=0
+if [[ ! -f "$VM_OUT/status" ]]; then
+	if ((vrc == 124 || vrc == 137)); then
+		echo "vm-run: guest timed out after ${TIMEOUT}s" >&2
+	else
+		echo "vm-run: guest ended without finishing the command (vng exit $vrc)" >&2
+	fi
+	fail=1
+	rc=1
+else
+	rc=$(cat "$VM_OUT/status")
+fi
+
+# Kernel reports in the console (covers crashes that never reached dmesg
+# collection) and in the dmesg the guest saved.
+REPORTS='BUG:|WARNING:|Oops|general protection fault|Kernel panic|KASAN:|UBSAN:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lockdep|unreferenced object|INFO: task .* blocked|RCU stall|watchdog: BUG|kernel BUG at|Call Trace:'
+if grep -qE "$REPORTS" "$CONSOLE" "$VM_OUT/dmesg" "$VM_OUT/kmemleak" 2>/dev/null; then
+	echo "vm-run: kernel reports found:" >&2
+	grep -hE -A3 "$REPORTS" "$CONSOLE" "$VM_OUT/dmesg" "$VM_OUT/kmemleak" 2>/dev/null | head -n 60 >&2
+	fail=1
+fi
+
+if ((fail)) || [[ "$rc" != 0 ]]; then
+	echo "---- last 40 console lines ($CONSOLE) ----" >&2
+	tail -n 40 "$CONSOLE" >&2
+	((fail)) && exit 1
+	exit "$rc"
+fi
+log "guest command passed ($FLAVOR-$VARIANT, $ACC)"

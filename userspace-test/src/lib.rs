@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Helpers shared by the inode-addons tests.
+//!
+//! Every test in `tests/` runs inside a VM booted by `tools/vm-run.sh` on one
+//! kernel flavor (`cargo make test` does that).  Run anywhere else, the tests
+//! fail on purpose through [`require_vm`]: they assert kernel behaviour and
+//! must never pass vacuously on the host.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Panics unless running inside a guest started by the harness.
+pub fn require_vm() {
+    assert_eq!(
+        std::env::var("IN_INODE_ADDONS_VM").as_deref(),
+        Ok("1"),
+        "these tests run inside the VM: use `cargo make test`"
+    );
+}
+
+/// An environment variable the harness sets for the guest.
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("harness did not set {name}"))
+}
+
+/// The kernel flavor under test (`stock`, `addons`, ...).
+pub fn flavor() -> String {
+    env("FLAVOR")
+}
+
+/// Path of the module built for this flavor.
+pub fn module_path() -> PathBuf {
+    PathBuf::from(env("INODE_ADDONS_KO"))
+}
+
+/// Path of the bpftool built from the kernel tree.
+pub fn bpftool() -> PathBuf {
+    PathBuf::from(env("BPFTOOL"))
+}
+
+/// Runs a command, returns its output (never panics on a non-zero status).
+pub fn run(prog: &str, args: &[&str]) -> Output {
+    Command::new(prog)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {prog}: {e}"))
+}
+
+/// Runs a command and panics with its stderr unless it succeeds.
+pub fn run_ok(prog: &str, args: &[&str]) -> String {
+    let out = run(prog, args);
+    assert!(
+        out.status.success(),
+        "{prog} {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether a module of that name is loaded (from /proc/modules).
+pub fn module_loaded(name: &str) -> bool {
+    fs::read_to_string("/proc/modules")
+        .expect("read /proc/modules")
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some(name))
+}
+
+/// The registered kprobes, as listed by debugfs (one line each).
+pub fn kprobes() -> Vec<String> {
+    fs::read_to_string("/sys/kernel/debug/kprobes/list")
+        .expect("read /sys/kernel/debug/kprobes/list")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Writes to a proc/sys/debugfs file.
+pub fn write_file(path: &str, data: &str) -> std::io::Result<()> {
+    fs::write(path, data)
+}
+
+/// Drops clean caches (dentries and inodes), evicting unused inodes.
+pub fn drop_caches() {
+    fs::write("/proc/sys/vm/drop_caches", "2").expect("write drop_caches");
+}
+
+/// Number of kernel log lines so far; pair with [`dmesg_since`].
+pub fn dmesg_mark() -> usize {
+    run_ok("dmesg", &[]).lines().count()
+}
+
+/// Kernel log lines written after `mark`.
+pub fn dmesg_since(mark: usize) -> Vec<String> {
+    run_ok("dmesg", &[])
+        .lines()
+        .skip(mark)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A loaded `inode_addons` module, unloaded (and checked gone) on drop.
+pub struct Module {
+    _private: (),
+}
+
+impl Module {
+    /// Loads the module built for this flavor with `params`.
+    pub fn load(params: &[&str]) -> Result<Module, String> {
+        require_vm();
+        assert!(
+            !module_loaded("inode_addons"),
+            "inode_addons already loaded: an earlier test leaked it"
+        );
+        let ko = module_path();
+        let ko = ko.to_str().expect("utf-8 path");
+        let mut args = vec![ko];
+        args.extend_from_slice(params);
+        let out = run("insmod", &args);
+        if out.status.success() {
+            Ok(Module { _private: () })
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// Unloads the module, returning rmmod's error if it refuses.
+    pub fn unload(self) -> Result<(), String> {
+        let r = rmmod();
+        std::mem::forget(self);
+        r
+    }
+}
+
+fn rmmod() -> Result<(), String> {
+    let out = run("rmmod", &["inode_addons"]);
+    if out.status.success() && !module_loaded("inode_addons") {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        if let Err(e) = rmmod() {
+            if !std::thread::panicking() {
+                panic!("rmmod inode_addons failed: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The harness boots the kernel it claims to: the guest runs the flavor's
+//! own build, with the instrumentation its variant promises.
+
+use std::fs;
+use userspace_test::{env, require_vm};
+
+#[test]
+fn running_kernel_is_the_flavor_under_test() {
+    require_vm();
+    let expected = fs::read_to_string(format!("{}/include/config/kernel.release", env("KDIR")))
+        .expect("kernel.release of the build");
+    let running = fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    assert_eq!(running.trim(), expected.trim());
+    let version = fs::read_to_string("/proc/version").expect("/proc/version");
+    assert!(
+        version.contains("inode-addons@build"),
+        "not our build: {version}"
+    );
+}
+
+#[test]
+fn debug_variant_has_its_detectors() {
+    require_vm();
+    if env("VARIANT") != "debug" {
+        return;
+    }
+    let config = std::process::Command::new("sh")
+        .args(["-c", "zcat /proc/config.gz"])
+        .output()
+        .expect("zcat /proc/config.gz");
+    let config = String::from_utf8_lossy(&config.stdout);
+    for opt in [
+        "CONFIG_KASAN=y",
+        "CONFIG_PROVE_LOCKING=y",
+        "CONFIG_DEBUG_KMEMLEAK=y",
+        "CONFIG_FAILSLAB=y",
+        "CONFIG_FAULT_INJECTION_DEBUG_FS=y",
+    ] {
+        assert!(config.lines().any(|l| l == opt), "{opt} missing");
+    }
+    assert!(fs::metadata("/sys/kernel/debug/kmemleak").is_ok());
+    assert!(fs::metadata("/sys/kernel/debug/failslab").is_ok());
+}
