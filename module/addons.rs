@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The addons object.
+
+use crate::{ffi, inode::InodeRef, rhashtable::RhashEntry, stats::STATS};
+use core::{
+    mem::offset_of,
+    sync::atomic::{AtomicPtr, AtomicU32, Ordering},
+};
+use kernel::{bindings, ffi::c_void, prelude::*, types::Opaque};
+
+/// Words of BPF scratch space per inode (`IA_SCRATCH_WORDS`).
+pub(crate) const SCRATCH_WORDS: usize = 4;
+
+/// `IA_F_HAS_MARKS`: the shadowed inode has fsnotify marks.
+pub(crate) const F_HAS_MARKS: u32 = 0x1;
+
+/// `struct inode_addons` (see `ia_glue.h`).
+///
+/// The first three fields are the proposal: the fsnotify connector pointer,
+/// the BPF storage pointer and the fsnotify mask (8 + 8 + 4 bytes, 24 with
+/// padding, a kmalloc-32 object).  The prototype adds a flags word (the
+/// "has marks" shadow, filling the padding), the side-table key and
+/// linkage (8 + 8), an RCU head for the deferred free (16) and 32 bytes of
+/// BPF scratch: 88 bytes, a kmalloc-96 object.  An embedded backend would
+/// drop the key, linkage and (with `kfree_rcu` on the inode's RCU path) the
+/// RCU head.
+///
+/// # Invariants
+///
+/// `inode` never changes after construction; `node` and `rcu` are only
+/// used by the side table.
+#[repr(C)]
+pub(crate) struct InodeAddons {
+    fsnotify_marks: AtomicPtr<c_void>,
+    bpf_storage: AtomicPtr<c_void>,
+    fsnotify_mask: AtomicU32,
+    flags: AtomicU32,
+    inode: usize,
+    node: Opaque<bindings::rhash_head>,
+    rcu: Opaque<bindings::callback_head>,
+    scratch: Opaque<[u64; SCRATCH_WORDS]>,
+}
+
+// SAFETY: the C-side fields (`node`, `rcu`, `scratch`) are only touched by
+// the rhashtable, `call_rcu()` and BPF programs, which synchronise
+// themselves; the rest are atomics or immutable.
+unsafe impl Send for InodeAddons {}
+// SAFETY: see `Send`.
+unsafe impl Sync for InodeAddons {}
+
+// SAFETY: `node` is a `rhash_head`, `inode` a `usize` that never changes,
+// `rcu` a `callback_head`; none is used for anything else.
+unsafe impl RhashEntry for InodeAddons {
+    const HEAD_OFFSET: usize = offset_of!(InodeAddons, node);
+    const KEY_OFFSET: usize = offset_of!(InodeAddons, inode);
+    const RCU_OFFSET: usize = offset_of!(InodeAddons, rcu);
+}
+
+/// The shadowed fsnotify state of an inode.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FsnotifyShadow {
+    /// `i_fsnotify_mask`.
+    pub(crate) mask: u32,
+    /// `i_fsnotify_marks != NULL`.
+    pub(crate) has_marks: bool,
+}
+
+impl FsnotifyShadow {
+    /// Reads the real state of `inode` now.
+    pub(crate) fn of_inode(inode: &InodeRef) -> Self {
+        let (mask, marks) = inode.fsnotify_state();
+        Self {
+            mask,
+            has_marks: marks != 0,
+        }
+    }
+}
+
+impl InodeAddons {
+    /// A new, empty addons object for `inode`.
+    pub(crate) fn new(inode: &InodeRef, flags: kernel::alloc::Flags) -> Result<KBox<Self>> {
+        let this = KBox::new(
+            Self {
+                fsnotify_marks: AtomicPtr::new(core::ptr::null_mut()),
+                bpf_storage: AtomicPtr::new(core::ptr::null_mut()),
+                fsnotify_mask: AtomicU32::new(0),
+                flags: AtomicU32::new(0),
+                inode: inode.addr(),
+                node: Opaque::uninit(),
+                rcu: Opaque::uninit(),
+                scratch: Opaque::new([0; SCRATCH_WORDS]),
+            },
+            flags,
+        )?;
+        STATS.allocated.inc();
+        Ok(this)
+    }
+
+    /// Address of the owning inode.
+    pub(crate) fn inode_addr(&self) -> usize {
+        self.inode
+    }
+
+    /// The shadowed fsnotify state.
+    pub(crate) fn shadow(&self) -> FsnotifyShadow {
+        FsnotifyShadow {
+            mask: self.fsnotify_mask.load(Ordering::Acquire),
+            has_marks: self.flags.load(Ordering::Acquire) & F_HAS_MARKS != 0,
+        }
+    }
+
+    /// Copies the real fsnotify state of `inode` (the owner) into the shadow.
+    ///
+    /// Writers are serialised by a global lock and read the real state
+    /// under it, so a slow writer cannot overwrite a newer state with an
+    /// older one.  Writers are rare (mark attach, detach, mask change).
+    pub(crate) fn sync_shadow(&self, inode: &InodeRef) {
+        // SAFETY: no precondition; paired with `ia_shadow_unlock` below.
+        let irqflags = unsafe { ffi::ia_shadow_lock() };
+        let (mask, marks) = inode.fsnotify_state();
+        self.fsnotify_marks
+            .store(marks as *mut c_void, Ordering::Release);
+        self.fsnotify_mask.store(mask, Ordering::Release);
+        if marks != 0 {
+            self.flags.fetch_or(F_HAS_MARKS, Ordering::AcqRel);
+        } else {
+            self.flags.fetch_and(!F_HAS_MARKS, Ordering::AcqRel);
+        }
+        // SAFETY: taken above, with these flags.
+        unsafe { ffi::ia_shadow_unlock(irqflags) };
+        STATS.shadow_updates.inc();
+    }
+
+    /// The BPF scratch area.
+    pub(crate) fn scratch_ptr(&self) -> *mut u64 {
+        self.scratch.get().cast()
+    }
+
+    /// Pointer handed to C (the kfuncs): `struct inode_addons *`.
+    pub(crate) fn as_c_ptr(&self) -> *mut c_void {
+        self as *const Self as *mut c_void
+    }
+
+    /// Checks that C's `struct inode_addons` has this type's layout.
+    pub(crate) fn check_layout() -> Result {
+        let mut c = ffi::IaLayout::default();
+        // SAFETY: `c` is valid for writes.
+        unsafe { ffi::ia_get_layout(&mut c) };
+        let rust = ffi::IaLayout {
+            size: core::mem::size_of::<Self>() as u32,
+            off_marks: offset_of!(Self, fsnotify_marks) as u32,
+            off_storage: offset_of!(Self, bpf_storage) as u32,
+            off_mask: offset_of!(Self, fsnotify_mask) as u32,
+            off_flags: offset_of!(Self, flags) as u32,
+            off_inode: offset_of!(Self, inode) as u32,
+            off_node: offset_of!(Self, node) as u32,
+            off_rcu: offset_of!(Self, rcu) as u32,
+            off_scratch: offset_of!(Self, scratch) as u32,
+        };
+        if c != rust {
+            pr_err!("struct inode_addons layout differs between C and Rust\n");
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for InodeAddons {
+    fn drop(&mut self) {
+        STATS.freed.inc();
+    }
+}

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Declarations of the C glue in `ia_glue.c`.
+//!
+//! Mirrors `ia_glue.h` by hand: the kernel's own bindings cover the kernel
+//! types used here (`struct rhashtable`, `struct inode`, ...), the module's
+//! own C functions and types are declared below.  Only the safe wrappers
+//! (`rhashtable.rs`, `kprobe.rs`, `rcu.rs`, `inode.rs`) call these.
+
+use kernel::bindings;
+use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
+
+/// `struct ia_kprobe` (opaque).
+#[repr(C)]
+pub(crate) struct IaKprobe {
+    _opaque: [u8; 0],
+}
+
+/// `struct ia_kretprobe` (opaque).
+#[repr(C)]
+pub(crate) struct IaKretprobe {
+    _opaque: [u8; 0],
+}
+
+/// `struct fsnotify_mark` (opaque).
+#[repr(C)]
+pub(crate) struct FsnotifyMark {
+    _opaque: [u8; 0],
+}
+
+/// `struct fsnotify_mark_connector` (opaque).
+#[repr(C)]
+pub(crate) struct FsnotifyConnector {
+    _opaque: [u8; 0],
+}
+
+/// `struct ia_layout`.
+#[repr(C)]
+#[derive(Default, PartialEq, Eq, Debug)]
+pub(crate) struct IaLayout {
+    pub(crate) size: u32,
+    pub(crate) off_marks: u32,
+    pub(crate) off_storage: u32,
+    pub(crate) off_mask: u32,
+    pub(crate) off_flags: u32,
+    pub(crate) off_inode: u32,
+    pub(crate) off_node: u32,
+    pub(crate) off_rcu: u32,
+    pub(crate) off_scratch: u32,
+}
+
+/// `struct ia_sizes`.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct IaSizes {
+    pub(crate) inode_size: u32,
+    pub(crate) fsnotify_span: u32,
+    pub(crate) ptr_size: u32,
+    pub(crate) proposed_size: u32,
+    pub(crate) proposed_alloc: u32,
+    pub(crate) prototype_alloc: u32,
+}
+
+/// `struct ia_query`, the ioctl argument.
+#[repr(C)]
+pub(crate) struct IaQuery {
+    pub(crate) fd: i32,
+    pub(crate) flags: u32,
+    pub(crate) ino: u64,
+    pub(crate) present: u32,
+    pub(crate) created: u32,
+    pub(crate) shadow_mask: u32,
+    pub(crate) real_mask: u32,
+    pub(crate) shadow_has_marks: u32,
+    pub(crate) real_has_marks: u32,
+}
+
+pub(crate) type KprobeFn = unsafe extern "C" fn(ctx: *const c_void, regs: *mut bindings::pt_regs);
+pub(crate) type KretEntryFn = unsafe extern "C" fn(
+    ctx: *const c_void,
+    regs: *mut bindings::pt_regs,
+    data: *mut c_ulong,
+) -> bool;
+pub(crate) type KretRetFn =
+    unsafe extern "C" fn(ctx: *const c_void, regs: *mut bindings::pt_regs, data: c_ulong);
+
+// `struct inode` embeds types bindgen leaves empty; only pointers to it
+// cross the boundary, so its FFI-safety by value does not matter.
+#[allow(improper_ctypes)]
+extern "C" {
+    pub(crate) fn ia_rht_init(
+        ht: *mut bindings::rhashtable,
+        p: *const bindings::rhashtable_params,
+    ) -> c_int;
+    pub(crate) fn ia_rht_free_and_destroy(
+        ht: *mut bindings::rhashtable,
+        free_fn: Option<unsafe extern "C" fn(ptr: *mut c_void, arg: *mut c_void)>,
+        arg: *mut c_void,
+    );
+    pub(crate) fn ia_rht_lookup(
+        ht: *mut bindings::rhashtable,
+        key: *const c_void,
+        p: *const bindings::rhashtable_params,
+    ) -> *mut c_void;
+    pub(crate) fn ia_rht_lookup_get_insert(
+        ht: *mut bindings::rhashtable,
+        obj: *mut bindings::rhash_head,
+        p: *const bindings::rhashtable_params,
+    ) -> *mut c_void;
+    pub(crate) fn ia_rht_remove(
+        ht: *mut bindings::rhashtable,
+        obj: *mut bindings::rhash_head,
+        p: *const bindings::rhashtable_params,
+    ) -> c_int;
+    pub(crate) fn ia_rht_walk(
+        ht: *mut bindings::rhashtable,
+        f: Option<unsafe extern "C" fn(obj: *mut c_void, arg: *mut c_void)>,
+        arg: *mut c_void,
+    ) -> c_int;
+
+    pub(crate) fn ia_rcu_read_lock();
+    pub(crate) fn ia_rcu_read_unlock();
+    pub(crate) fn ia_call_rcu(
+        head: *mut bindings::callback_head,
+        f: Option<unsafe extern "C" fn(head: *mut bindings::callback_head)>,
+    );
+    pub(crate) fn ia_rcu_barrier();
+
+    pub(crate) fn ia_kprobe_register(
+        symbol: *const c_char,
+        pre: Option<KprobeFn>,
+        ctx: *const c_void,
+        out: *mut *mut IaKprobe,
+    ) -> c_int;
+    pub(crate) fn ia_kprobe_unregister(p: *mut IaKprobe);
+    pub(crate) fn ia_kretprobe_register(
+        symbol: *const c_char,
+        entry: Option<KretEntryFn>,
+        ret: Option<KretRetFn>,
+        ctx: *const c_void,
+        maxactive: c_int,
+        out: *mut *mut IaKretprobe,
+    ) -> c_int;
+    pub(crate) fn ia_kretprobe_unregister(p: *mut IaKretprobe);
+    pub(crate) fn ia_kretprobe_nmissed(p: *mut IaKretprobe) -> c_int;
+    pub(crate) fn ia_regs_arg(regs: *mut bindings::pt_regs, n: c_uint) -> c_ulong;
+    pub(crate) fn ia_regs_ret(regs: *mut bindings::pt_regs) -> c_ulong;
+
+    pub(crate) fn ia_inode_lock_if_live(inode: *mut bindings::inode, spin: bool) -> c_int;
+    pub(crate) fn ia_inode_unlock(inode: *mut bindings::inode);
+    pub(crate) fn ia_inode_fsnotify_mask(inode: *mut bindings::inode) -> u32;
+    pub(crate) fn ia_inode_fsnotify_marks(inode: *mut bindings::inode) -> *mut c_void;
+    pub(crate) fn ia_inode_ino(inode: *mut bindings::inode) -> c_ulong;
+    pub(crate) fn ia_conn_inode(conn: *mut FsnotifyConnector) -> *mut bindings::inode;
+    pub(crate) fn ia_mark_inode(mark: *mut FsnotifyMark) -> *mut bindings::inode;
+    pub(crate) fn ia_in_task() -> bool;
+    pub(crate) fn ia_shadow_lock() -> c_ulong;
+    pub(crate) fn ia_shadow_unlock(flags: c_ulong);
+    pub(crate) fn ia_count_inodes() -> u64;
+    pub(crate) fn ia_get_sizes(s: *mut IaSizes);
+    pub(crate) fn ia_get_layout(l: *mut IaLayout);
+
+    pub(crate) fn ia_control_register() -> c_int;
+    pub(crate) fn ia_control_unregister();
+    pub(crate) fn ia_kfuncs_register() -> c_int;
+}
+
+/// Keeps `c_long` in use for the exported `ia_rust_*` functions' signatures.
+pub(crate) type CLong = c_long;

@@ -1,0 +1,555 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * inode_addons: C glue.
+ *
+ * Wrappers for static inline functions and macros the Rust crate cannot
+ * call, the debugfs files and the misc device (plumbing only: the work is
+ * done by the ia_rust_* functions), and the BPF kfuncs, which must be
+ * defined in C to get BTF.
+ */
+
+#include <linux/bpf.h>
+#include <linux/btf.h>
+#include <linux/btf_ids.h>
+#include <linux/debugfs.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fsnotify_backend.h>
+#include <linux/kprobes.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/ptrace.h>
+#include <linux/rhashtable.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "ia_glue.h"
+
+/* ---- rhashtable ---------------------------------------------------- */
+
+int ia_rht_init(struct rhashtable *ht, const struct rhashtable_params *p)
+{
+	return rhashtable_init(ht, p);
+}
+
+void ia_rht_free_and_destroy(struct rhashtable *ht,
+			     void (*free_fn)(void *ptr, void *arg), void *arg)
+{
+	rhashtable_free_and_destroy(ht, free_fn, arg);
+}
+
+/* Caller holds rcu_read_lock(). */
+void *ia_rht_lookup(struct rhashtable *ht, const void *key,
+		    const struct rhashtable_params *p)
+{
+	return rhashtable_lookup(ht, key, *p);
+}
+
+/* NULL: inserted; an object: that one was there first; ERR_PTR: error. */
+void *ia_rht_lookup_get_insert(struct rhashtable *ht, struct rhash_head *obj,
+			       const struct rhashtable_params *p)
+{
+	return rhashtable_lookup_get_insert_fast(ht, obj, *p);
+}
+
+int ia_rht_remove(struct rhashtable *ht, struct rhash_head *obj,
+		  const struct rhashtable_params *p)
+{
+	return rhashtable_remove_fast(ht, obj, *p);
+}
+
+/*
+ * Calls @fn for every object under RCU (@fn must not sleep).  A concurrent
+ * resize may show an object twice.
+ */
+int ia_rht_walk(struct rhashtable *ht, void (*fn)(void *obj, void *arg),
+		void *arg)
+{
+	struct rhashtable_iter iter;
+	void *obj;
+	int err = 0;
+
+	rhashtable_walk_enter(ht, &iter);
+	rhashtable_walk_start(&iter);
+	while ((obj = rhashtable_walk_next(&iter))) {
+		if (IS_ERR(obj)) {
+			if (PTR_ERR(obj) == -EAGAIN)
+				continue;
+			err = PTR_ERR(obj);
+			break;
+		}
+		fn(obj, arg);
+	}
+	rhashtable_walk_stop(&iter);
+	rhashtable_walk_exit(&iter);
+	return err;
+}
+
+/* ---- RCU ------------------------------------------------------------ */
+
+void ia_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void ia_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+void ia_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *head))
+{
+	call_rcu(head, fn);
+}
+
+void ia_rcu_barrier(void)
+{
+	rcu_barrier();
+}
+
+/* ---- kprobes ---------------------------------------------------------- */
+
+struct ia_kprobe {
+	struct kprobe kp;
+	ia_kprobe_fn pre;
+	const void *ctx;
+};
+
+static int ia_kprobe_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct ia_kprobe *p = container_of(kp, struct ia_kprobe, kp);
+
+	p->pre(p->ctx, regs);
+	return 0;
+}
+
+int ia_kprobe_register(const char *symbol, ia_kprobe_fn pre, const void *ctx,
+		       struct ia_kprobe **out)
+{
+	struct ia_kprobe *p;
+	int err;
+
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+	p->kp.symbol_name = symbol;
+	p->kp.pre_handler = ia_kprobe_pre;
+	p->pre = pre;
+	p->ctx = ctx;
+	err = register_kprobe(&p->kp);
+	if (err) {
+		kfree(p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+/* Returns once no handler of @p runs any more. */
+void ia_kprobe_unregister(struct ia_kprobe *p)
+{
+	unregister_kprobe(&p->kp);
+	kfree(p);
+}
+
+struct ia_kretprobe {
+	struct kretprobe rp;
+	ia_kret_entry_fn entry;
+	ia_kret_ret_fn ret;
+	const void *ctx;
+};
+
+static int ia_kret_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct ia_kretprobe *p =
+		container_of(get_kretprobe(ri), struct ia_kretprobe, rp);
+
+	/* Non-zero: do not arm the return probe for this call. */
+	return p->entry(p->ctx, regs, (unsigned long *)ri->data) ? 0 : 1;
+}
+
+static int ia_kret_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct ia_kretprobe *p =
+		container_of(get_kretprobe(ri), struct ia_kretprobe, rp);
+
+	p->ret(p->ctx, regs, *(unsigned long *)ri->data);
+	return 0;
+}
+
+int ia_kretprobe_register(const char *symbol, ia_kret_entry_fn entry,
+			  ia_kret_ret_fn ret, const void *ctx, int maxactive,
+			  struct ia_kretprobe **out)
+{
+	struct ia_kretprobe *p;
+	int err;
+
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+	p->rp.kp.symbol_name = symbol;
+	p->rp.entry_handler = ia_kret_entry;
+	p->rp.handler = ia_kret_ret;
+	p->rp.data_size = sizeof(unsigned long);
+	p->rp.maxactive = maxactive;
+	p->entry = entry;
+	p->ret = ret;
+	p->ctx = ctx;
+	err = register_kretprobe(&p->rp);
+	if (err) {
+		kfree(p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+/* Returns once no handler of @p runs and none will run any more. */
+void ia_kretprobe_unregister(struct ia_kretprobe *p)
+{
+	unregister_kretprobe(&p->rp);
+	kfree(p);
+}
+
+int ia_kretprobe_nmissed(struct ia_kretprobe *p)
+{
+	return READ_ONCE(p->rp.nmissed);
+}
+
+unsigned long ia_regs_arg(struct pt_regs *regs, unsigned int n)
+{
+	return regs_get_kernel_argument(regs, n);
+}
+
+unsigned long ia_regs_ret(struct pt_regs *regs)
+{
+	return regs_return_value(regs);
+}
+
+/* ---- inodes and fsnotify ------------------------------------------------ */
+
+/*
+ * Takes inode->i_lock unless the inode is being torn down (I_FREEING or
+ * I_WILL_FREE): no addons may be attached to it any more.  With @spin false
+ * never waits for the lock (BPF program context, where the lock may be held
+ * by the interrupted code).
+ *
+ * Return: 0 with the lock held, -ENOENT if the inode is being torn down,
+ * -EBUSY if @spin is false and the lock is contended.
+ */
+int ia_inode_lock_if_live(struct inode *inode, bool spin)
+{
+	if (spin)
+		spin_lock(&inode->i_lock);
+	else if (!spin_trylock(&inode->i_lock))
+		return -EBUSY;
+	if (inode->i_state & (I_FREEING | I_WILL_FREE)) {
+		spin_unlock(&inode->i_lock);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+void ia_inode_unlock(struct inode *inode)
+{
+	spin_unlock(&inode->i_lock);
+}
+
+u32 ia_inode_fsnotify_mask(struct inode *inode)
+{
+	return READ_ONCE(inode->i_fsnotify_mask);
+}
+
+void *ia_inode_fsnotify_marks(struct inode *inode)
+{
+	return rcu_access_pointer(inode->i_fsnotify_marks);
+}
+
+unsigned long ia_inode_ino(struct inode *inode)
+{
+	return inode->i_ino;
+}
+
+/* The inode a connector is attached to, or NULL (other object, detached). */
+struct inode *ia_conn_inode(struct fsnotify_mark_connector *conn)
+{
+	if (!conn || READ_ONCE(conn->type) != FSNOTIFY_OBJ_TYPE_INODE)
+		return NULL;
+	return READ_ONCE(conn->obj);
+}
+
+struct inode *ia_mark_inode(struct fsnotify_mark *mark)
+{
+	return ia_conn_inode(READ_ONCE(mark->connector));
+}
+
+bool ia_in_task(void)
+{
+	return in_task();
+}
+
+/* Serialises writers of the fsnotify shadows (module/addons.rs). */
+static DEFINE_SPINLOCK(ia_shadow_lock_);
+
+unsigned long ia_shadow_lock(void)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ia_shadow_lock_, flags);
+	return flags;
+}
+
+void ia_shadow_unlock(unsigned long flags)
+{
+	spin_unlock_irqrestore(&ia_shadow_lock_, flags);
+}
+
+static void ia_count_sb_inodes(struct super_block *sb, void *arg)
+{
+	u64 *count = arg;
+	struct inode *inode;
+
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry(inode, &sb->s_inodes, i_sb_list)
+		(*count)++;
+	spin_unlock(&sb->s_inode_list_lock);
+}
+
+/* Inodes on the super blocks' inode lists right now. */
+u64 ia_count_inodes(void)
+{
+	u64 count = 0;
+
+	iterate_supers(ia_count_sb_inodes, &count);
+	return count;
+}
+
+/* The struct of the proposal, for its size only. */
+struct ia_proposed_addons {
+	struct fsnotify_mark_connector __rcu *i_fsnotify_marks;
+	struct bpf_local_storage __rcu *i_bpf_storage;
+	__u32 i_fsnotify_mask;
+};
+
+void ia_get_sizes(struct ia_sizes *s)
+{
+	s->inode_size = sizeof(struct inode);
+	s->fsnotify_span = offsetofend(struct inode, i_fsnotify_marks) -
+			   offsetof(struct inode, i_fsnotify_mask);
+	s->ptr_size = sizeof(void *);
+	s->proposed_size = sizeof(struct ia_proposed_addons);
+	s->proposed_alloc = kmalloc_size_roundup(sizeof(struct ia_proposed_addons));
+	s->prototype_alloc = kmalloc_size_roundup(sizeof(struct inode_addons));
+}
+
+void ia_get_layout(struct ia_layout *l)
+{
+	l->size = sizeof(struct inode_addons);
+	l->off_marks = offsetof(struct inode_addons, i_fsnotify_marks);
+	l->off_storage = offsetof(struct inode_addons, i_bpf_storage);
+	l->off_mask = offsetof(struct inode_addons, i_fsnotify_mask);
+	l->off_flags = offsetof(struct inode_addons, ia_flags);
+	l->off_inode = offsetof(struct inode_addons, ia_inode);
+	l->off_node = offsetof(struct inode_addons, ia_node);
+	l->off_rcu = offsetof(struct inode_addons, ia_rcu);
+	l->off_scratch = offsetof(struct inode_addons, ia_scratch);
+}
+
+/* ---- debugfs ------------------------------------------------------------ */
+
+#define IA_TEXT_MAX PAGE_SIZE
+
+static int ia_show_text(struct seq_file *m,
+			long (*fmt)(char *buf, unsigned long len))
+{
+	char *buf;
+	long n;
+
+	buf = kmalloc(IA_TEXT_MAX, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	n = fmt(buf, IA_TEXT_MAX);
+	if (n > 0)
+		seq_write(m, buf, n);
+	kfree(buf);
+	return n < 0 ? n : 0;
+}
+
+static int ia_stats_show(struct seq_file *m, void *unused)
+{
+	return ia_show_text(m, ia_rust_format_stats);
+}
+DEFINE_SHOW_ATTRIBUTE(ia_stats);
+
+static int ia_selfcheck_show(struct seq_file *m, void *unused)
+{
+	return ia_show_text(m, ia_rust_selfcheck);
+}
+DEFINE_SHOW_ATTRIBUTE(ia_selfcheck);
+
+#define IA_CONTROL_MAX 32
+
+static ssize_t ia_control_write(struct file *file, const char __user *ubuf,
+				size_t count, loff_t *ppos)
+{
+	char buf[IA_CONTROL_MAX];
+
+	if (count == 0 || count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	if (sysfs_streq(buf, "selfcheck")) {
+		long n = ia_rust_selfcheck(NULL, 0);
+
+		return n < 0 ? n : count;
+	}
+	return -EINVAL;
+}
+
+static const struct file_operations ia_control_fops = {
+	.owner = THIS_MODULE,
+	.write = ia_control_write,
+	.llseek = noop_llseek,
+};
+
+/* ---- misc device ---------------------------------------------------------- */
+
+static long ia_dev_ioctl(struct file *file, unsigned int cmd,
+			 unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+	struct ia_query q;
+	struct inode *inode;
+	struct fd f;
+	int ret;
+
+	if (cmd != IA_IOC_QUERY)
+		return -ENOTTY;
+	if (copy_from_user(&q, uarg, sizeof(q)))
+		return -EFAULT;
+	if (q.flags & ~IA_QUERY_CREATE)
+		return -EINVAL;
+
+	f = fdget(q.fd);
+	if (!fd_file(f))
+		return -EBADF;
+	inode = file_inode(fd_file(f));
+	/* Only inodes a user can watch and name: files and directories. */
+	if (!S_ISREG(inode->i_mode) && !S_ISDIR(inode->i_mode))
+		ret = -EINVAL;
+	else
+		ret = ia_rust_query(inode, q.flags & IA_QUERY_CREATE, &q);
+	fdput(f);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &q, sizeof(q)))
+		return -EFAULT;
+	return 0;
+}
+
+static const struct file_operations ia_dev_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = ia_dev_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice ia_miscdev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "inode_addons",
+	.fops = &ia_dev_fops,
+	.mode = 0600,
+};
+
+static struct dentry *ia_debugfs_dir;
+
+int ia_control_register(void)
+{
+	int err;
+
+	err = misc_register(&ia_miscdev);
+	if (err)
+		return err;
+	ia_debugfs_dir = debugfs_create_dir("inode_addons", NULL);
+	debugfs_create_file("stats", 0400, ia_debugfs_dir, NULL, &ia_stats_fops);
+	debugfs_create_file("selfcheck", 0400, ia_debugfs_dir, NULL,
+			    &ia_selfcheck_fops);
+	debugfs_create_file("control", 0200, ia_debugfs_dir, NULL,
+			    &ia_control_fops);
+	return 0;
+}
+
+/* Returns once no debugfs or ioctl call is running. */
+void ia_control_unregister(void)
+{
+	debugfs_remove(ia_debugfs_dir);
+	misc_deregister(&ia_miscdev);
+}
+
+/* ---- kfuncs ------------------------------------------------------------- */
+
+__bpf_kfunc_start_defs();
+
+/**
+ * bpf_inode_addons_get - get or create the addons of @inode
+ * @inode: a trusted inode pointer
+ *
+ * Never sleeps: the allocation is GFP_ATOMIC.  The object lives until the
+ * inode is destroyed and an RCU grace period has passed.
+ *
+ * Return: the addons, or NULL (allocation failure, inode being torn down,
+ * i_lock contended, not in task context).
+ */
+__bpf_kfunc struct inode_addons *bpf_inode_addons_get(struct inode *inode)
+{
+	return ia_rust_get_or_create_atomic(inode);
+}
+
+/**
+ * bpf_inode_addons_shadow_mask - the fsnotify mask shadowed in the addons
+ * @inode: a trusted inode pointer
+ *
+ * Return: the shadow of inode->i_fsnotify_mask, 0 if @inode has no addons.
+ */
+__bpf_kfunc u32 bpf_inode_addons_shadow_mask(struct inode *inode)
+{
+	return ia_rust_shadow_mask(inode);
+}
+
+/**
+ * bpf_inode_addons_scratch - the BPF scratch area of an inode's addons
+ * @inode: a trusted inode pointer
+ * @rdwr_buf_size: bytes the program accesses (a verifier constant)
+ *
+ * Return: the scratch area, or NULL if @inode has no addons or the size is
+ * out of range.
+ */
+__bpf_kfunc u8 *bpf_inode_addons_scratch(struct inode *inode,
+					 const int rdwr_buf_size)
+{
+	if (rdwr_buf_size <= 0 ||
+	    rdwr_buf_size > sizeof_field(struct inode_addons, ia_scratch))
+		return NULL;
+	return (u8 *)ia_rust_scratch(inode);
+}
+
+__bpf_kfunc_end_defs();
+
+BTF_KFUNCS_START(ia_kfunc_ids)
+BTF_ID_FLAGS(func, bpf_inode_addons_get, KF_TRUSTED_ARGS | KF_RET_NULL)
+BTF_ID_FLAGS(func, bpf_inode_addons_shadow_mask, KF_TRUSTED_ARGS)
+BTF_ID_FLAGS(func, bpf_inode_addons_scratch, KF_TRUSTED_ARGS | KF_RET_NULL)
+BTF_KFUNCS_END(ia_kfunc_ids)
+
+static const struct btf_kfunc_id_set ia_kfunc_set = {
+	.owner = THIS_MODULE,
+	.set = &ia_kfunc_ids,
+};
+
+int ia_kfuncs_register(void)
+{
+	return register_btf_kfunc_id_set(BPF_PROG_TYPE_TRACING, &ia_kfunc_set);
+}

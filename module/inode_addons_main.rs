@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `struct inode_addons` prototyped on an unmodified kernel.
+//!
+//! Per-inode addons (fsnotify marks pointer, BPF storage pointer, fsnotify
+//! mask) allocated on demand with the proposal's cmpxchg semantics, kept in
+//! a side table tied to inode lifetimes by probes, shadowing the real
+//! fsnotify state, with stats in debugfs, a per-inode query ioctl on
+//! `/dev/inode_addons` and kfuncs for BPF tracing programs.  See README.md.
+
+use kernel::prelude::*;
+
+mod addons;
+mod backend;
+#[cfg(ia_backend_embedded)]
+mod backend_embedded;
+#[cfg(not(ia_backend_embedded))]
+mod backend_table;
+mod control;
+mod ffi;
+mod inode;
+mod kprobe;
+mod rcu;
+mod rhashtable;
+mod shadow;
+mod stats;
+
+use backend::{ActiveBackend, Backend};
+use control::Active;
+use kernel::{alloc::flags::GFP_KERNEL, error::to_result};
+use stats::STATS;
+
+module! {
+    type: InodeAddonsModule,
+    name: "inode_addons",
+    author: "inode-addons project",
+    description: "Prototype of struct inode_addons: side table, fsnotify shadow, kfuncs",
+    license: "GPL",
+}
+
+struct InodeAddonsModule {
+    /// `None` only while dropping.
+    active: Option<Pin<KBox<Active>>>,
+}
+
+impl kernel::Module for InodeAddonsModule {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        addons::InodeAddons::check_layout()?;
+        let backend = ActiveBackend::new()?;
+        let shadow = shadow::Shadow::new(&backend)?;
+        let active = KBox::pin(Active { backend, shadow }, GFP_KERNEL)?;
+        // SAFETY: `active` is pinned and kept until `drop`, which calls
+        // `unpublish` first.
+        unsafe { control::publish(&active) };
+        // SAFETY: no precondition; undone in `drop`.
+        if let Err(e) = to_result(unsafe { ffi::ia_control_register() }) {
+            control::unpublish();
+            return Err(e);
+        }
+        // SAFETY: no precondition; kfunc sets go away with the module's BTF.
+        if let Err(e) = to_result(unsafe { ffi::ia_kfuncs_register() }) {
+            // SAFETY: registered above.
+            unsafe { ffi::ia_control_unregister() };
+            control::unpublish();
+            return Err(e);
+        }
+        pr_info!(
+            "loaded: backend {}, struct inode_addons is {} bytes\n",
+            ActiveBackend::NAME,
+            core::mem::size_of::<addons::InodeAddons>()
+        );
+        Ok(Self {
+            active: Some(active),
+        })
+    }
+}
+
+impl Drop for InodeAddonsModule {
+    fn drop(&mut self) {
+        // SAFETY: registered in `init`; returns once no debugfs or ioctl
+        // call runs.
+        unsafe { ffi::ia_control_unregister() };
+        control::unpublish();
+        let drained = self.active.as_ref().map_or(0, |a| a.backend.len());
+        // Unregisters the probes (waiting for running handlers), then frees
+        // the table and every entry still in it.
+        drop(self.active.take());
+        // Entries removed earlier are freed by RCU callbacks in this module.
+        rcu::barrier();
+        let (allocated, freed) = (STATS.allocated.get(), STATS.freed.get());
+        pr_info!("unloaded: drained {drained} addons, allocated {allocated} freed {freed}\n");
+        if allocated != freed {
+            pr_err!("leaked {} addons\n", allocated.wrapping_sub(freed));
+        }
+    }
+}

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A safe wrapper around the kernel's resizable hash table.
+//!
+//! C header: [`include/linux/rhashtable.h`](srctree/include/linux/rhashtable.h)
+//!
+//! The table owns its objects: they are inserted as [`KBox`]es and freed
+//! either after an RCU grace period ([`RhashTable::remove`]) or when the table
+//! is dropped.  Lookups are lockless under RCU and return references bound to
+//! an [`RcuGuard`].  Keys are `usize` values stored in the object.
+
+use crate::{ffi, rcu::RcuGuard};
+use core::{
+    marker::PhantomData,
+    ptr::{addr_of, addr_of_mut},
+};
+use kernel::{
+    bindings,
+    error::{to_result, Error},
+    ffi::c_void,
+    init::{self, PinInit},
+    prelude::*,
+    types::Opaque,
+};
+
+/// An object that can live in an [`RhashTable`].
+///
+/// # Safety
+///
+/// `HEAD_OFFSET` must be the offset of a `struct rhash_head`, `KEY_OFFSET` of
+/// a `usize` key that never changes while the object is in a table, and
+/// `RCU_OFFSET` of a `struct callback_head`, all inside `Self` and not used
+/// for anything else.
+pub(crate) unsafe trait RhashEntry: Sized + Send + Sync {
+    /// Offset of the `struct rhash_head` linkage.
+    const HEAD_OFFSET: usize;
+    /// Offset of the `usize` key.
+    const KEY_OFFSET: usize;
+    /// Offset of the `struct callback_head` used to free after a grace period.
+    const RCU_OFFSET: usize;
+}
+
+/// Result of [`RhashTable::insert`].
+pub(crate) enum Insert<'g, T> {
+    /// The object was inserted; here it is.
+    Inserted(&'g T),
+    /// An object with that key was there first: it is returned with the
+    /// caller's object, which was not inserted.
+    Exists(&'g T, KBox<T>),
+}
+
+/// A `struct rhashtable` holding `KBox<T>` objects.
+///
+/// # Invariants
+///
+/// - `table` is initialised (`rhashtable_init` succeeded) and is destroyed
+///   only in `drop`.
+/// - Every object in the table came from `KBox::into_raw` and is owned by
+///   the table until removed.
+/// - `params` is the parameter block the table was initialised with.
+pub(crate) struct RhashTable<T: RhashEntry> {
+    table: Opaque<bindings::rhashtable>,
+    params: bindings::rhashtable_params,
+    _owns: PhantomData<KBox<T>>,
+}
+
+// SAFETY: `struct rhashtable` does its own locking (bucket locks, RCU) and
+// the objects are `Send + Sync`.
+unsafe impl<T: RhashEntry> Send for RhashTable<T> {}
+// SAFETY: see `Send`; every method takes `&self` and is safe to call
+// concurrently.
+unsafe impl<T: RhashEntry> Sync for RhashTable<T> {}
+
+/// `IS_ERR()`.
+fn is_err(p: *mut c_void) -> bool {
+    (p as usize) >= (-(bindings::MAX_ERRNO as isize)) as usize
+}
+
+impl<T: RhashEntry> RhashTable<T> {
+    /// Creates an empty table.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        // SAFETY: all-zero is a valid `rhashtable_params` (no callbacks: the
+        // default jhash over `key_len` bytes is used).
+        let mut params: bindings::rhashtable_params = unsafe { core::mem::zeroed() };
+        params.head_offset = T::HEAD_OFFSET as u16;
+        params.key_offset = T::KEY_OFFSET as u16;
+        params.key_len = core::mem::size_of::<usize>() as u16;
+        params.automatic_shrinking = true;
+        // SAFETY: on success every field of `*slot` is initialised; on error
+        // nothing was initialised that needs dropping (`rhashtable_init`
+        // frees what it allocated when it fails).  The table is initialised
+        // in place and never moved since the result is pinned.
+        unsafe {
+            init::pin_init_from_closure(move |slot: *mut Self| {
+                addr_of_mut!((*slot).params).write(params);
+                addr_of_mut!((*slot)._owns).write(PhantomData);
+                let ht = Opaque::raw_get(addr_of!((*slot).table));
+                to_result(ffi::ia_rht_init(ht, addr_of!((*slot).params)))
+            })
+        }
+    }
+
+    fn ht(&self) -> *mut bindings::rhashtable {
+        self.table.get()
+    }
+
+    /// Number of objects in the table.
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: `nelems` is an `atomic_t` of the initialised table (type
+        // invariant); reading it racily is how `rhashtable` itself does it.
+        let n = unsafe { core::ptr::read_volatile(addr_of!((*self.ht()).nelems.counter)) };
+        n.max(0) as usize
+    }
+
+    /// Finds the object with key `key`.
+    pub(crate) fn lookup<'g>(&'g self, key: usize, _guard: &'g RcuGuard) -> Option<&'g T> {
+        // SAFETY: the table is initialised (type invariant), RCU is held
+        // (the guard), `key` is `key_len` bytes.
+        let p = unsafe { ffi::ia_rht_lookup(self.ht(), addr_of!(key).cast(), &self.params) };
+        // SAFETY: a non-NULL result is an object in the table; it is freed
+        // only after a grace period, so it outlives `_guard`.
+        (!p.is_null()).then(|| unsafe { &*p.cast::<T>() })
+    }
+
+    /// Inserts `obj` unless an object with its key is already there
+    /// (`rhashtable_lookup_get_insert_fast`).
+    ///
+    /// On error (out of memory, table full) the object is handed back.
+    pub(crate) fn insert<'g>(
+        &'g self,
+        obj: KBox<T>,
+        _guard: &'g RcuGuard,
+    ) -> core::result::Result<Insert<'g, T>, (Error, KBox<T>)> {
+        let raw = KBox::into_raw(obj);
+        // SAFETY: `HEAD_OFFSET` is inside `T` (trait safety contract).
+        let head = unsafe { raw.cast::<u8>().add(T::HEAD_OFFSET) }.cast::<bindings::rhash_head>();
+        // SAFETY: the table is initialised, `head` is the linkage of a valid
+        // object that is in no table.
+        let p = unsafe { ffi::ia_rht_lookup_get_insert(self.ht(), head, &self.params) };
+        if p.is_null() {
+            // SAFETY: the table now owns `raw`; it is freed after a grace
+            // period at the earliest, so it outlives `_guard`.
+            return Ok(Insert::Inserted(unsafe { &*raw }));
+        }
+        // SAFETY: `raw` was not inserted; we still own it.
+        let mine = unsafe { KBox::from_raw(raw) };
+        if is_err(p) {
+            return Err((Error::from_errno(p as isize as i32), mine));
+        }
+        // SAFETY: `p` is the object that was in the table, valid under RCU.
+        Ok(Insert::Exists(unsafe { &*p.cast::<T>() }, mine))
+    }
+
+    /// Removes `obj` and frees it after an RCU grace period.
+    ///
+    /// Returns `false` if it was not in the table (already removed).
+    pub(crate) fn remove(&self, obj: &T) -> bool {
+        let raw = obj as *const T as *mut T;
+        // SAFETY: `HEAD_OFFSET` is inside `T`.
+        let head = unsafe { raw.cast::<u8>().add(T::HEAD_OFFSET) }.cast::<bindings::rhash_head>();
+        // SAFETY: the table is initialised; `head` belongs to a live object.
+        if unsafe { ffi::ia_rht_remove(self.ht(), head, &self.params) } != 0 {
+            return false;
+        }
+        // SAFETY: `RCU_OFFSET` is inside `T`.
+        let rcu = unsafe { raw.cast::<u8>().add(T::RCU_OFFSET) }.cast::<bindings::callback_head>();
+        // SAFETY: we removed the object, so we own it now; readers may still
+        // hold references under RCU, hence the deferred free.  The callback
+        // is module code: module exit calls `rcu::barrier()`.
+        unsafe { ffi::ia_call_rcu(rcu, Some(free_rcu::<T>)) };
+        true
+    }
+
+    /// Calls `f` for every object, under RCU.  `f` must not sleep.
+    pub(crate) fn for_each<F: FnMut(&T)>(&self, mut f: F) -> Result {
+        // SAFETY: the table is initialised; `walk_cb::<T, F>` receives `&mut f`
+        // as `arg`, which lives across the call.
+        to_result(unsafe {
+            ffi::ia_rht_walk(
+                self.ht(),
+                Some(walk_cb::<T, F>),
+                addr_of_mut!(f).cast::<c_void>(),
+            )
+        })
+    }
+}
+
+unsafe extern "C" fn walk_cb<T: RhashEntry, F: FnMut(&T)>(obj: *mut c_void, arg: *mut c_void) {
+    // SAFETY: `arg` is the `&mut F` passed by `for_each`.
+    let f = unsafe { &mut *arg.cast::<F>() };
+    // SAFETY: `obj` is an object of the table, valid under the walk's RCU
+    // read-side section.
+    f(unsafe { &*obj.cast::<T>() });
+}
+
+unsafe extern "C" fn free_rcu<T: RhashEntry>(head: *mut bindings::callback_head) {
+    // SAFETY: `head` is the `callback_head` at `RCU_OFFSET` of an object
+    // removed from the table, which came from `KBox::into_raw`.
+    drop(unsafe { KBox::from_raw(head.cast::<u8>().sub(T::RCU_OFFSET).cast::<T>()) });
+}
+
+unsafe extern "C" fn free_now<T: RhashEntry>(obj: *mut c_void, _arg: *mut c_void) {
+    // SAFETY: `obj` is an object still in the table being destroyed; no
+    // reader can exist any more (`drop` has `&mut self`).
+    drop(unsafe { KBox::from_raw(obj.cast::<T>()) });
+}
+
+impl<T: RhashEntry> Drop for RhashTable<T> {
+    fn drop(&mut self) {
+        // SAFETY: the table is initialised (type invariant) and nobody else
+        // can use it (`&mut self`); every remaining object is freed now.
+        unsafe {
+            ffi::ia_rht_free_and_destroy(self.ht(), Some(free_now::<T>), core::ptr::null_mut())
+        };
+    }
+}
