@@ -11,6 +11,8 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+pub mod addons;
+
 /// Panics unless running inside a guest started by the harness.
 pub fn require_vm() {
     assert_eq!(

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Helpers for the `inode_addons` module tests: its ioctl ABI, its debugfs
+//! files, scratch file systems and fsnotify watches.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// The module's debugfs directory.
+pub const DEBUGFS: &str = "/sys/kernel/debug/inode_addons";
+/// The module's misc device.
+pub const DEV: &str = "/dev/inode_addons";
+
+/// `struct ia_query` (module/ia_glue.h).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Query {
+    /// In: the file descriptor.
+    pub fd: i32,
+    /// In: `IA_QUERY_*`.
+    pub flags: u32,
+    /// Out: inode number.
+    pub ino: u64,
+    /// Out: the inode has addons.
+    pub present: u32,
+    /// Out: this call created them.
+    pub created: u32,
+    /// Out: shadowed `i_fsnotify_mask`.
+    pub shadow_mask: u32,
+    /// Out: real `i_fsnotify_mask`.
+    pub real_mask: u32,
+    /// Out: shadow says the inode has marks.
+    pub shadow_has_marks: u32,
+    /// Out: the inode really has marks.
+    pub real_has_marks: u32,
+}
+
+/// `IA_QUERY_CREATE`.
+pub const QUERY_CREATE: u32 = 1;
+
+/// `_IOWR(0xa1, 1, struct ia_query)`.
+pub const IOC_QUERY: u64 =
+    (3 << 30) | ((std::mem::size_of::<Query>() as u64) << 16) | (0xa1 << 8) | 1;
+
+/// An open `/dev/inode_addons`.
+pub struct Dev(File);
+
+impl Dev {
+    /// Opens the device (the module must be loaded).
+    pub fn open() -> Dev {
+        Dev(OpenOptions::new()
+            .read(true)
+            .open(DEV)
+            .unwrap_or_else(|e| panic!("open {DEV}: {e}")))
+    }
+
+    /// Raw ioctl with any command and argument (an address, possibly
+    /// bogus on purpose); returns errno on failure.
+    pub fn ioctl_raw(&self, cmd: u64, arg: usize) -> Result<(), i32> {
+        // SAFETY: `arg` is either a valid `Query` or deliberately bogus to
+        // test the kernel's checks; the kernel validates it.
+        let r = unsafe { libc::ioctl(self.0.as_raw_fd(), cmd as _, arg) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        }
+    }
+
+    /// Queries the inode behind `fd`, creating its addons if `create`.
+    pub fn query(&self, fd: RawFd, create: bool) -> Result<Query, i32> {
+        self.query_flags(fd, if create { QUERY_CREATE } else { 0 })
+    }
+
+    /// Queries with explicit flags.
+    pub fn query_flags(&self, fd: RawFd, flags: u32) -> Result<Query, i32> {
+        let mut q = Query {
+            fd,
+            flags,
+            ..Default::default()
+        };
+        self.ioctl_raw(IOC_QUERY, &mut q as *mut Query as usize)?;
+        Ok(q)
+    }
+
+    /// Queries the inode at `path`.
+    pub fn query_path(&self, path: &Path, create: bool) -> Result<Query, i32> {
+        let f = File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+        self.query(f.as_raw_fd(), create)
+    }
+}
+
+/// The module's counters from debugfs `stats`.
+pub fn stats() -> HashMap<String, i64> {
+    let text = fs::read_to_string(format!("{DEBUGFS}/stats")).expect("read stats");
+    text.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(": ")?;
+            Some((k.to_owned(), v.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// One counter.
+pub fn stat(name: &str) -> i64 {
+    *stats()
+        .get(name)
+        .unwrap_or_else(|| panic!("no '{name}' in stats"))
+}
+
+/// Result of the debugfs `selfcheck` file.
+#[derive(Debug)]
+pub struct SelfCheck {
+    /// Addons checked.
+    pub checked: i64,
+    /// Of those, inodes with fsnotify marks.
+    pub with_marks: i64,
+    /// Shadows differing from the real fields.
+    pub mismatches: i64,
+}
+
+/// Runs a self-check.
+pub fn selfcheck() -> SelfCheck {
+    let text = fs::read_to_string(format!("{DEBUGFS}/selfcheck")).expect("read selfcheck");
+    let get = |k: &str| -> i64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix(": ")?.parse().ok())
+            .unwrap_or_else(|| panic!("no '{k}' in selfcheck: {text}"))
+    };
+    SelfCheck {
+        checked: get("checked"),
+        with_marks: get("with_marks"),
+        mismatches: get("mismatches"),
+    }
+}
+
+fn cstr(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_encoded_bytes()).expect("path without NUL")
+}
+
+/// A file system mounted for one test, unmounted on drop.
+pub struct Mount {
+    /// The mount point.
+    pub path: PathBuf,
+    mounted: bool,
+}
+
+impl Mount {
+    fn dir(name: &str) -> PathBuf {
+        let base = std::env::var("VM_OUT").unwrap_or_else(|_| "/tmp".into());
+        let p = PathBuf::from(base).join(format!("mnt-{name}-{}", std::process::id()));
+        fs::create_dir_all(&p).expect("mkdir mount point");
+        p
+    }
+
+    /// Mounts a fresh tmpfs.
+    pub fn tmpfs(name: &str) -> Mount {
+        let path = Self::dir(name);
+        let (src, ty, at) = (
+            cstr(Path::new("none")),
+            cstr(Path::new("tmpfs")),
+            cstr(&path),
+        );
+        // SAFETY: valid NUL-terminated strings, no data.
+        let r = unsafe { libc::mount(src.as_ptr(), at.as_ptr(), ty.as_ptr(), 0, std::ptr::null()) };
+        assert_eq!(r, 0, "mount tmpfs: {}", io::Error::last_os_error());
+        Mount {
+            path,
+            mounted: true,
+        }
+    }
+
+    /// Creates a small ext4 image on a tmpfs and loop-mounts it.
+    pub fn ext4(name: &str) -> (Mount, Mount) {
+        let backing = Mount::tmpfs(&format!("{name}-img"));
+        let img = backing.path.join("fs.img");
+        let f = File::create(&img).expect("create image");
+        f.set_len(32 << 20).expect("size image");
+        drop(f);
+        crate::run_ok("mkfs.ext4", &["-q", "-F", img.to_str().unwrap()]);
+        let path = Self::dir(name);
+        crate::run_ok(
+            "mount",
+            &["-o", "loop", img.to_str().unwrap(), path.to_str().unwrap()],
+        );
+        (
+            Mount {
+                path,
+                mounted: true,
+            },
+            backing,
+        )
+    }
+
+    /// Unmounts now.
+    pub fn umount(&mut self) {
+        if self.mounted {
+            let at = cstr(&self.path);
+            // SAFETY: valid NUL-terminated path.
+            let r = unsafe { libc::umount(at.as_ptr()) };
+            assert_eq!(
+                r,
+                0,
+                "umount {}: {}",
+                self.path.display(),
+                io::Error::last_os_error()
+            );
+            self.mounted = false;
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        if self.mounted {
+            let at = cstr(&self.path);
+            // SAFETY: valid NUL-terminated path.
+            unsafe { libc::umount2(at.as_ptr(), libc::MNT_DETACH) };
+        }
+        let _ = fs::remove_dir(&self.path);
+    }
+}
+
+/// An inotify instance.
+pub struct Inotify(File);
+
+impl Inotify {
+    /// `inotify_init1(IN_CLOEXEC)`.
+    pub fn new() -> Inotify {
+        // SAFETY: no pointer arguments.
+        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+        assert!(fd >= 0, "inotify_init1: {}", io::Error::last_os_error());
+        // SAFETY: `fd` is a new descriptor we own.
+        Inotify(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+    }
+
+    /// `inotify_add_watch()`; returns the watch descriptor.
+    pub fn add(&self, path: &Path, mask: u32) -> i32 {
+        let p = cstr(path);
+        // SAFETY: valid fd and NUL-terminated path.
+        let wd = unsafe { libc::inotify_add_watch(self.0.as_raw_fd(), p.as_ptr(), mask) };
+        assert!(wd >= 0, "inotify_add_watch: {}", io::Error::last_os_error());
+        wd
+    }
+
+    /// `inotify_rm_watch()`.
+    pub fn rm(&self, wd: i32) {
+        // SAFETY: valid fd.
+        let r = unsafe { libc::inotify_rm_watch(self.0.as_raw_fd(), wd) };
+        assert_eq!(r, 0, "inotify_rm_watch: {}", io::Error::last_os_error());
+    }
+}
+
+impl Default for Inotify {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Asserts that the addons of `path` exist and shadow the real fsnotify
+/// state exactly; returns the query.
+pub fn assert_shadow_exact(dev: &Dev, path: &Path) -> Query {
+    let q = dev.query_path(path, false).expect("query");
+    assert_eq!(q.present, 1, "{}: no addons: {q:?}", path.display());
+    assert_eq!(
+        q.shadow_mask,
+        q.real_mask,
+        "{}: mask: {q:?}",
+        path.display()
+    );
+    assert_eq!(
+        q.shadow_has_marks,
+        q.real_has_marks,
+        "{}: has_marks: {q:?}",
+        path.display()
+    );
+    q
+}
+
+/// The last "unloaded:" line of the module in the kernel log since `mark`:
+/// (drained, allocated, freed).
+pub fn unload_report(mark: usize) -> (u64, u64, u64) {
+    let lines = crate::dmesg_since(mark);
+    let line = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("inode_addons: unloaded:"))
+        .unwrap_or_else(|| panic!("no unload report in {lines:?}"));
+    let num = |k: &str| -> u64 {
+        let rest = &line[line.find(k).unwrap_or_else(|| panic!("{k} in {line}")) + k.len()..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    (num("drained "), num("allocated "), num("freed "))
+}

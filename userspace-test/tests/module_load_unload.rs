@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Loading registers the lifecycle and fsnotify probes, the debugfs files
+//! and the misc device; unloading removes all of them and frees every addons
+//! object that was allocated.
+
+use std::path::Path;
+use userspace_test::addons::{stat, DEBUGFS, DEV};
+use userspace_test::{dmesg_mark, kprobes, Module};
+
+const PROBED: [&str; 5] = [
+    "inode_init_always_gfp",
+    "__destroy_inode",
+    "fsnotify_add_mark_locked",
+    "fsnotify_recalc_mask",
+    "fsnotify_put_mark",
+];
+
+fn probed(list: &[String], sym: &str) -> bool {
+    list.iter().any(|l| l.contains(&format!(" {sym}+0x0")))
+}
+
+#[test]
+fn load_registers_and_unload_removes_everything() {
+    let mark = dmesg_mark();
+    let m = Module::load(&[]).expect("insmod");
+    let list = kprobes();
+    for sym in PROBED {
+        assert!(probed(&list, sym), "no probe on {sym}: {list:?}");
+    }
+    assert!(Path::new(DEV).exists());
+    for f in ["stats", "selfcheck", "control"] {
+        assert!(Path::new(DEBUGFS).join(f).exists(), "{f} missing");
+    }
+    // Inodes come and go while loaded: the probes see them.
+    std::fs::write("/tmp/ia-load-probe", "x").unwrap();
+    std::fs::remove_file("/tmp/ia-load-probe").unwrap();
+    userspace_test::drop_caches();
+    assert!(stat("inode_inits") > 0);
+    assert!(stat("inode_destroys") > 0);
+    assert_eq!(stat("reuse_violations"), 0);
+    m.unload().expect("rmmod");
+
+    let list = kprobes();
+    for sym in PROBED {
+        assert!(!probed(&list, sym), "probe on {sym} left behind: {list:?}");
+    }
+    assert!(!Path::new(DEV).exists());
+    assert!(!Path::new(DEBUGFS).exists());
+    let (_, allocated, freed) = userspace_test::addons::unload_report(mark);
+    assert_eq!(allocated, freed);
+}
