@@ -43,35 +43,56 @@ struct InodeAddonsModule {
     active: Option<Pin<KBox<Active>>>,
 }
 
+/// Starts the backend and the shadow probes.
+fn start() -> Result<Pin<KBox<Active>>> {
+    let backend = ActiveBackend::new()?;
+    let shadow = shadow::Shadow::new(&backend)?;
+    Ok(KBox::pin(Active { backend, shadow }, GFP_KERNEL)?)
+}
+
+/// Registers the C entry points for `active`.
+fn publish(active: &Active) -> Result {
+    // SAFETY: `active` is pinned and kept until `unpublish()` (called on
+    // the error paths here and first thing in `drop`).
+    unsafe { control::publish(active) };
+    // SAFETY: no precondition; undone in `drop`.
+    if let Err(e) = to_result(unsafe { ffi::ia_control_register() }) {
+        control::unpublish();
+        return Err(e);
+    }
+    // SAFETY: no precondition; kfunc sets go away with the module's BTF.
+    if let Err(e) = to_result(unsafe { ffi::ia_kfuncs_register() }) {
+        // SAFETY: registered above.
+        unsafe { ffi::ia_control_unregister() };
+        control::unpublish();
+        return Err(e);
+    }
+    Ok(())
+}
+
 impl kernel::Module for InodeAddonsModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         addons::InodeAddons::check_layout()?;
-        let backend = ActiveBackend::new()?;
-        let shadow = shadow::Shadow::new(&backend)?;
-        let active = KBox::pin(Active { backend, shadow }, GFP_KERNEL)?;
-        // SAFETY: `active` is pinned and kept until `drop`, which calls
-        // `unpublish` first.
-        unsafe { control::publish(&active) };
-        // SAFETY: no precondition; undone in `drop`.
-        if let Err(e) = to_result(unsafe { ffi::ia_control_register() }) {
-            control::unpublish();
-            return Err(e);
+        let active = start().and_then(|active| publish(&active).map(|()| active));
+        match active {
+            Ok(active) => {
+                pr_info!(
+                    "loaded: backend {}, struct inode_addons is {} bytes\n",
+                    ActiveBackend::NAME,
+                    core::mem::size_of::<addons::InodeAddons>()
+                );
+                Ok(Self {
+                    active: Some(active),
+                })
+            }
+            Err(e) => {
+                // Whatever was started is stopped by now (dropped); entries
+                // the probes removed meanwhile may still await their RCU
+                // callback, which is module code.
+                rcu::barrier();
+                Err(e)
+            }
         }
-        // SAFETY: no precondition; kfunc sets go away with the module's BTF.
-        if let Err(e) = to_result(unsafe { ffi::ia_kfuncs_register() }) {
-            // SAFETY: registered above.
-            unsafe { ffi::ia_control_unregister() };
-            control::unpublish();
-            return Err(e);
-        }
-        pr_info!(
-            "loaded: backend {}, struct inode_addons is {} bytes\n",
-            ActiveBackend::NAME,
-            core::mem::size_of::<addons::InodeAddons>()
-        );
-        Ok(Self {
-            active: Some(active),
-        })
     }
 }
 

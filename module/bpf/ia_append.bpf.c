@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A BPF tracing program using the inode_addons kfuncs: counts O_APPEND
+ * opens per inode in the inode's addons scratch area, creating the addons on
+ * first use (the way a BPF inode-storage user would), and records the
+ * shadowed fsnotify mask it saw.
+ *
+ * Build: clang -O2 -g -target bpf -I<dir of vmlinux.h> -I<libbpf include>
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#define MAY_APPEND 0x00000008
+
+struct inode_addons___local {
+	__u32 i_fsnotify_mask;
+} __attribute__((preserve_access_index));
+
+extern struct inode_addons___local *bpf_inode_addons_get(struct inode *inode) __ksym;
+extern __u32 bpf_inode_addons_shadow_mask(struct inode *inode) __ksym;
+extern __u8 *bpf_inode_addons_scratch(struct inode *inode, const int rdwr_buf_size) __ksym;
+
+/* Read by the test through the skeleton-less map dump (bpftool map dump). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u64);
+} ia_counts SEC(".maps");
+
+static void bump(__u32 k, __u64 v)
+{
+	__u64 *c = bpf_map_lookup_elem(&ia_counts, &k);
+
+	if (c)
+		__sync_fetch_and_add(c, v);
+}
+
+SEC("fentry/inode_permission")
+int BPF_PROG(ia_append, struct mnt_idmap *idmap, struct inode *inode, int mask)
+{
+	struct inode_addons___local *a;
+	__u64 *scratch;
+
+	if (!(mask & MAY_APPEND))
+		return 0;
+	a = bpf_inode_addons_get(inode);
+	if (!a) {
+		bump(1, 1);	/* refused or no memory */
+		return 0;
+	}
+	bump(0, 1);		/* addons reached */
+	scratch = (__u64 *)bpf_inode_addons_scratch(inode, sizeof(__u64));
+	if (scratch) {
+		*scratch += 1;	/* appends to this inode */
+		if (*scratch == 1)
+			bump(2, 1);	/* distinct inodes */
+	}
+	if (a->i_fsnotify_mask == bpf_inode_addons_shadow_mask(inode))
+		bump(3, 1);	/* field read == kfunc read */
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

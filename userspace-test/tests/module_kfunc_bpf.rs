@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kfuncs have BTF and work from a BPF tracing program: a program on
+//! fentry/inode_permission creates the addons of inodes opened with O_APPEND
+//! (and only those) and counts the appends in their scratch area.
+
+use std::fs::{self, OpenOptions};
+use std::path::{Path, PathBuf};
+use userspace_test::addons::{stat, Dev, Mount};
+use userspace_test::{bpftool, run, run_ok, Module};
+
+const KFUNCS: [&str; 3] = [
+    "bpf_inode_addons_get",
+    "bpf_inode_addons_shadow_mask",
+    "bpf_inode_addons_scratch",
+];
+
+/// Compiles module/bpf/ia_append.bpf.c against the running kernel's BTF.
+fn build_prog(dir: &Path) -> PathBuf {
+    let bpftool = bpftool();
+    let bt = bpftool.to_str().unwrap();
+    let vmlinux_h = run_ok(
+        bt,
+        &[
+            "btf",
+            "dump",
+            "file",
+            "/sys/kernel/btf/vmlinux",
+            "format",
+            "c",
+        ],
+    );
+    fs::write(dir.join("vmlinux.h"), vmlinux_h).unwrap();
+    let libbpf_inc = bpftool.parent().unwrap().join("libbpf/include");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../module/bpf/ia_append.bpf.c");
+    let obj = dir.join("ia_append.bpf.o");
+    run_ok(
+        "clang",
+        &[
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-D__TARGET_ARCH_x86",
+            "-I",
+            dir.to_str().unwrap(),
+            "-I",
+            libbpf_inc.to_str().unwrap(),
+            "-c",
+            src.to_str().unwrap(),
+            "-o",
+            obj.to_str().unwrap(),
+        ],
+    );
+    obj
+}
+
+fn module_refcnt() -> i64 {
+    fs::read_to_string("/sys/module/inode_addons/refcnt")
+        .expect("refcnt")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn kfuncs_create_addons_from_a_tracing_program() {
+    let m = Module::load(&[]).expect("insmod");
+    let bt = bpftool();
+    let bt = bt.to_str().unwrap();
+    let btf = run_ok(bt, &["btf", "dump", "file", "/sys/kernel/btf/inode_addons"]);
+    for f in KFUNCS {
+        assert!(btf.contains(&format!("FUNC '{f}'")), "{f} has no BTF");
+    }
+    assert!(
+        btf.contains("STRUCT 'inode_addons'"),
+        "no BTF for struct inode_addons"
+    );
+
+    let work = Mount::tmpfs("bpf");
+    let obj = build_prog(&work.path);
+    if run("mountpoint", &["-q", "/sys/fs/bpf"]).status.code() != Some(0) {
+        run_ok("mount", &["-t", "bpf", "none", "/sys/fs/bpf"]);
+    }
+    let pins = "/sys/fs/bpf/ia_test";
+    let _ = fs::remove_dir_all(pins);
+    run_ok(
+        bt,
+        &["prog", "loadall", obj.to_str().unwrap(), pins, "autoattach"],
+    );
+
+    let dev = Dev::open();
+    let files: Vec<_> = (0..6).map(|i| work.path.join(format!("a{i}"))).collect();
+    for f in &files {
+        fs::write(f, "x").unwrap();
+    }
+    let with = stat("inodes_with_addons");
+    for f in &files[..3] {
+        for _ in 0..2 {
+            OpenOptions::new().append(true).open(f).unwrap();
+        }
+    }
+    for f in &files[3..] {
+        OpenOptions::new().write(true).open(f).unwrap();
+    }
+    fs::remove_dir_all(pins).expect("detach");
+    for (i, f) in files.iter().enumerate() {
+        let q = dev.query_path(f, false).unwrap();
+        assert_eq!(q.present, u32::from(i < 3), "{}: {q:?}", f.display());
+    }
+    assert!(stat("inodes_with_addons") >= with + 3);
+
+    // Detaching frees the program (deferred); the module stays pinned
+    // until then.
+    let mut tries = 0;
+    while module_refcnt() > 0 {
+        tries += 1;
+        assert!(tries < 600, "BPF program still holds the module");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    m.unload().expect("rmmod");
+}
