@@ -156,7 +156,7 @@ extern "C" {
     pub(crate) fn ia_in_task() -> bool;
     pub(crate) fn ia_shadow_lock() -> c_ulong;
     pub(crate) fn ia_shadow_unlock(flags: c_ulong);
-    pub(crate) fn ia_count_inodes() -> u64;
+    pub(crate) fn ia_count_inodes() -> i64;
     pub(crate) fn ia_get_sizes(s: *mut IaSizes);
     pub(crate) fn ia_get_layout(l: *mut IaLayout);
 

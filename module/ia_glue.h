@@ -147,7 +147,7 @@ struct inode *ia_mark_inode(struct fsnotify_mark *mark);
 bool ia_in_task(void);
 unsigned long ia_shadow_lock(void);
 void ia_shadow_unlock(unsigned long flags);
-__u64 ia_count_inodes(void);
+__s64 ia_count_inodes(void);
 void ia_get_sizes(struct ia_sizes *s);
 void ia_get_layout(struct ia_layout *l);
 
