@@ -76,7 +76,7 @@ fi
 
 # Kernel reports in the console (covers crashes that never reached dmesg
 # collection) and in the dmesg the guest saved.
-REPORTS='BUG:|WARNING:|Oops|general protection fault|Kernel panic|KASAN:|UBSAN:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lockdep|unreferenced object|INFO: task .* blocked|RCU stall|watchdog: BUG|kernel BUG at|Call Trace:'
+REPORTS='BUG:|WARNING:|Oops|general protection fault|Kernel panic|KASAN:|UBSAN:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|unreferenced object|INFO: task .* blocked|RCU stall|watchdog: BUG|kernel BUG at|Call Trace:'
 if grep -qE "$REPORTS" "$CONSOLE" "$VM_OUT/dmesg" "$VM_OUT/kmemleak" 2>/dev/null; then
 	echo "vm-run: kernel reports found:" >&2
 	grep -hE -A3 "$REPORTS" "$CONSOLE" "$VM_OUT/dmesg" "$VM_OUT/kmemleak" 2>/dev/null | head -n 60 >&2

@@ -7,6 +7,8 @@
 //! fail on purpose through [`require_vm`]: they assert kernel behaviour and
 //! must never pass vacuously on the host.
 
+pub mod bpf;
+
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};

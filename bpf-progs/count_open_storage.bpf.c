@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Count opens per inode with bpf_inode_storage_get() from a tracing
+ * (fentry) program.  Accepted only on the patched flavors; on stock the
+ * verifier refuses the helper for tracing programs.
+ */
+#include "inode_addons.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_INODE_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, u64);
+} open_count SEC(".maps");
+
+u64 last_count;
+u64 last_ino;
+u64 opens;
+u64 no_storage;
+
+SEC("fentry/security_file_open")
+int BPF_PROG(count_open_storage, struct file *file)
+{
+	struct inode *inode = file->f_inode;
+	u64 *count;
+
+	if (!from_test_thread())
+		return 0;
+	opens++;
+	count = bpf_inode_storage_get(&open_count, inode, 0,
+				      BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!count) {
+		no_storage++;
+		return 0;
+	}
+	*count += 1;
+	last_count = *count;
+	last_ino = inode->i_ino;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared by the programs in bpf-progs/: the module's kfuncs and a filter. */
+#ifndef __INODE_ADDONS_BPF_H
+#define __INODE_ADDONS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+/* Scratch words per inode, IA_SCRATCH_WORDS in module/ia_glue.h. */
+#define IA_SCRATCH_BYTES 32
+
+extern struct inode_addons *bpf_inode_addons_get(struct inode *inode) __ksym;
+extern u32 bpf_inode_addons_shadow_mask(struct inode *inode) __ksym;
+extern u8 *bpf_inode_addons_scratch(struct inode *inode, const int rdwr_buf_size) __ksym;
+
+/*
+ * The tests run their workload from a thread named TEST_COMM, so that the
+ * programs count only what the test did.
+ */
+#define TEST_COMM "ia-bpf-test"
+
+static __always_inline bool from_test_thread(void)
+{
+	char comm[16];
+	const char want[] = TEST_COMM;
+
+	if (bpf_get_current_comm(comm, sizeof(comm)))
+		return false;
+	for (int i = 0; i < sizeof(want); i++)
+		if (comm[i] != want[i])
+			return false;
+	return true;
+}
+
+#endif

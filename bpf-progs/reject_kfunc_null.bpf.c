@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Must be rejected: bpf_inode_addons_get()'s result used without a NULL check. */
+#include "inode_addons.h"
+
+SEC("fentry/security_file_open")
+int BPF_PROG(reject_kfunc_null, struct file *file)
+{
+	struct inode_addons *a = bpf_inode_addons_get(file->f_inode);
+
+	return a->i_fsnotify_mask;
+}
+
+char LICENSE[] SEC("license") = "GPL";

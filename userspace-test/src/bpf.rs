@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Loading the programs of `bpf-progs/` with the tree's bpftool, and reading
+//! their global variables back.
+//!
+//! Counts are read back from the programs' `.bss` (`bpftool map dump`, JSON
+//! formatted through the object's BTF) rather than from the per-inode storage
+//! itself: inode storage maps have no `get_next_key`, so bpftool cannot dump
+//! them, and a user-space reader would need an fd of the very inode, which is
+//! exactly what the program stores per inode anyway (`last_count` is the
+//! stored value right after the increment).
+
+use crate::{bpftool, env, run};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Output;
+
+/// Directory of the compiled BPF objects for this flavor.
+pub fn obj(name: &str) -> PathBuf {
+    PathBuf::from(format!("{}/bpf/{name}.bpf.o", env("KDIR")))
+}
+
+/// Runs bpftool with `args`.
+pub fn bpftool_run(args: &[&str]) -> Output {
+    run(bpftool().to_str().expect("utf-8 path"), args)
+}
+
+/// The verifier's answer for one object: `Ok(())` when loaded, or the
+/// loader's log (libbpf prints the verifier log on failure).
+pub fn try_load(name: &str) -> Result<(), String> {
+    let pin = format!("/sys/fs/bpf/ia_verdict_{name}");
+    let o = obj(name);
+    let out = bpftool_run(&["prog", "load", o.to_str().unwrap(), &pin]);
+    if out.status.success() {
+        std::fs::remove_file(&pin).expect("unpin the accepted program");
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// A program loaded with `bpftool prog loadall ... autoattach`; detached and
+/// unpinned on drop.
+pub struct Attached {
+    dir: String,
+    /// Id of the program.
+    pub prog_id: u64,
+    /// Ids of its maps.
+    pub map_ids: Vec<u64>,
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut a = vec!["-j"];
+    a.extend_from_slice(args);
+    let out = bpftool_run(&a);
+    assert!(
+        out.status.success(),
+        "bpftool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("bpftool JSON")
+}
+
+impl Attached {
+    /// Loads and attaches every program of `name` (one program per object).
+    pub fn load(name: &str) -> Result<Attached, String> {
+        let dir = format!("/sys/fs/bpf/ia_{name}");
+        let o = obj(name);
+        let out = bpftool_run(&["prog", "loadall", o.to_str().unwrap(), &dir, "autoattach"]);
+        if !out.status.success() {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        let mut progs: Vec<_> = std::fs::read_dir(&dir)
+            .expect("pin dir")
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.file_name().unwrap().to_str().unwrap().contains("link"))
+            .collect();
+        progs.sort();
+        let prog = json(&["prog", "show", "pinned", progs[0].to_str().unwrap()]);
+        let prog_id = prog["id"].as_u64().expect("prog id");
+        let map_ids = prog["map_ids"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_u64().unwrap()).collect())
+            .unwrap_or_default();
+        Ok(Attached {
+            dir,
+            prog_id,
+            map_ids,
+        })
+    }
+
+    /// The value of global variable `var` (a u64 in `.bss`).
+    pub fn global(&self, var: &str) -> u64 {
+        for id in &self.map_ids {
+            let info = json(&["map", "show", "id", &id.to_string()]);
+            if !info["name"].as_str().unwrap_or("").ends_with(".bss") {
+                continue;
+            }
+            let dump = json(&["map", "dump", "id", &id.to_string()]);
+            for sec in dump[0]["formatted"]["value"][".bss"]
+                .as_array()
+                .expect(".bss section in the dump")
+            {
+                if let Some(v) = sec.get(var) {
+                    return v.as_u64().expect("u64 global");
+                }
+            }
+        }
+        panic!("no global {var}");
+    }
+}
+
+/// Whether a program with this id is still loaded.
+pub fn prog_exists(id: u64) -> bool {
+    bpftool_run(&["prog", "show", "id", &id.to_string()])
+        .status
+        .success()
+}
+
+/// Whether a map with this id still exists.
+pub fn map_exists(id: u64) -> bool {
+    bpftool_run(&["map", "show", "id", &id.to_string()])
+        .status
+        .success()
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `f` on a thread named `ia-bpf-test`, the only one the programs count.
+pub fn as_test_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .name("ia-bpf-test".into())
+        .spawn(f)
+        .expect("spawn")
+        .join()
+        .expect("test thread panicked")
+}
