@@ -8,6 +8,7 @@
 //! must never pass vacuously on the host.
 
 pub mod bpf;
+pub mod notify;
 
 use std::fs;
 use std::path::PathBuf;
