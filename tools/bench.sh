@@ -1,0 +1,71 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# cargo make bench: A/B benchmark of the stock kernel, the stock kernel with the
+# side-table module loaded, and the patched flavors (release variants).
+#
+# Configurations are interleaved (A B C D, A B C D, ...) for BENCH_REPS
+# repetitions, one VM boot each; ratios against stock are taken within each
+# repetition, then summarised (median, min-max).  The report goes to
+# bench/results/<date>-<accel>/report.md with plots.
+#
+#   BENCH_REPS (5)  BENCH_OPS (20000)  BENCH_ROUNDS (5)  BENCH_CONFIGS
+source "$(dirname "$0")/lib.sh"
+
+REPS="${BENCH_REPS:-5}"
+OPS="${BENCH_OPS:-20000}"
+ROUNDS="${BENCH_ROUNDS:-5}"
+CONFIGS="${BENCH_CONFIGS:-stock stock+module addons addons-inline-mask}"
+VARIANT=release
+
+flavor_of() { echo "${1%+module}"; }
+
+declare -A seen=()
+for cfg in $CONFIGS; do
+	f=$(flavor_of "$cfg")
+	[[ -n "${seen[$f]:-}" ]] && continue
+	seen[$f]=1
+	"$ROOT/tools/kernel.sh" "$f" "$VARIANT"
+	"$ROOT/tools/module.sh" "$f" "$VARIANT"
+done
+run_logged "building syscall-bench" "$BUILD/logs/bench-build.log" \
+	cargo build --release --manifest-path "$ROOT/bench/Cargo.toml" --target-dir "$BUILD/bench-target"
+BIN="$BUILD/bench-target/release/syscall-bench"
+
+ACC="${ACCEL:-}"
+if [[ -z "$ACC" ]]; then
+	if grep -qwE 'vmx|svm' /proc/cpuinfo && [[ -w /dev/kvm ]]; then ACC=kvm; else ACC=tcg; fi
+fi
+export ACCEL="$ACC"
+STAMP="$(date +%Y-%m-%d)-$ACC"
+RAW="$BUILD/bench/$STAMP"
+rm -rf "$RAW"
+mkdir -p "$RAW"
+total=$((REPS * $(wc -w <<<"$CONFIGS")))
+i=0
+for rep in $(seq 1 "$REPS"); do
+	for cfg in $CONFIGS; do
+		i=$((i + 1))
+		f=$(flavor_of "$cfg")
+		out="$RAW/rep$rep/$cfg"
+		mkdir -p "$out"
+		log "[$i/$total] repetition $rep, $cfg"
+		KDIR="$(kdir "$f" "$VARIANT")"
+		VM_OUT="$out" "$ROOT/tools/vm-run.sh" "$f" "$VARIANT" --timeout 1200 -- \
+			"$ROOT/tools/guest-bench.sh" "$cfg" "$KDIR/ext/module/inode_addons.ko" "$BIN" "$OPS" "$ROUNDS" ||
+			die "benchmark run failed: $out"
+	done
+done
+
+# Static layout facts from each flavor's BTF.
+for cfg in $CONFIGS; do
+	f=$(flavor_of "$cfg")
+	"$BUILD/tools/bpftool/bpftool" btf dump file "$(kdir "$f" "$VARIANT")/vmlinux" |
+		grep -E "STRUCT '(inode|inode_addons)' size=" >"$RAW/btf-$f.txt" || true
+done
+
+DEST="$ROOT/bench/results/$STAMP"
+mkdir -p "$DEST"
+python3 "$ROOT/bench/report.py" --raw "$RAW" --out "$DEST" --configs "$CONFIGS" \
+	--accel "$ACC" --reps "$REPS" --ops "$OPS" --rounds "$ROUNDS" \
+	--rev "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo -dirty)"
+log "report: ${DEST#"$ROOT"/}/report.md"
