@@ -16,7 +16,7 @@ u64 no_addons;
 SEC("fentry/security_file_open")
 int BPF_PROG(count_open, struct file *file)
 {
-	struct inode *inode = file->f_inode;
+	struct inode *inode = file_inode_of(file);
 	u64 *scratch;
 
 	if (!from_test_thread())

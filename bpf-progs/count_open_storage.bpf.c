@@ -21,7 +21,7 @@ u64 no_storage;
 SEC("fentry/security_file_open")
 int BPF_PROG(count_open_storage, struct file *file)
 {
-	struct inode *inode = file->f_inode;
+	struct inode *inode = file_inode_of(file);
 	u64 *count;
 
 	if (!from_test_thread())

@@ -16,6 +16,19 @@ extern u32 bpf_inode_addons_shadow_mask(struct inode *inode) __ksym;
 extern u8 *bpf_inode_addons_scratch(struct inode *inode, const int rdwr_buf_size) __ksym;
 
 /*
+ * file->f_inode, with struct inode complete in the program's BTF: libbpf
+ * (1.5) refuses to match a kfunc prototype whose struct inode is only a
+ * forward declaration there, which is what clang emits when the program
+ * never touches a field of it.  The CO-RE size relocation forces the full
+ * type without reading anything.
+ */
+static __always_inline struct inode *file_inode_of(struct file *file)
+{
+	asm volatile("" : : "r"(bpf_core_type_size(struct inode)));
+	return file->f_inode;
+}
+
+/*
  * The tests run their workload from a thread named TEST_COMM, so that the
  * programs count only what the test did.
  */

@@ -5,7 +5,7 @@
 SEC("fentry/security_file_open")
 int BPF_PROG(reject_kfunc_null, struct file *file)
 {
-	struct inode_addons *a = bpf_inode_addons_get(file->f_inode);
+	struct inode_addons *a = bpf_inode_addons_get(file_inode_of(file));
 
 	return a->i_fsnotify_mask;
 }

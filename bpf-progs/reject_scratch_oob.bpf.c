@@ -5,7 +5,7 @@
 SEC("fentry/security_file_open")
 int BPF_PROG(reject_scratch_oob, struct file *file)
 {
-	u8 *s = bpf_inode_addons_scratch(file->f_inode, IA_SCRATCH_BYTES);
+	u8 *s = bpf_inode_addons_scratch(file_inode_of(file), IA_SCRATCH_BYTES);
 
 	if (s)
 		s[IA_SCRATCH_BYTES] = 1;
