@@ -60,16 +60,20 @@ fn active() -> Option<&'static Active> {
     (!p.is_null()).then(|| unsafe { &*p })
 }
 
-/// A `fmt::Write` into a C buffer, truncating.
+/// A `fmt::Write` into a C buffer (`None`: discard the text), failing when
+/// it is full.
 struct BufWriter<'a> {
-    buf: &'a mut [u8],
+    buf: Option<&'a mut [u8]>,
     len: usize,
 }
 
 impl Write for BufWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        let Some(buf) = self.buf.as_deref_mut() else {
+            return Ok(());
+        };
+        let n = s.len().min(buf.len() - self.len);
+        buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
         self.len += n;
         if n < s.len() {
             return Err(fmt::Error);
@@ -88,12 +92,10 @@ unsafe fn with_buf(
     len: usize,
     f: impl FnOnce(&mut dyn Write) -> Result,
 ) -> CLong {
-    let slice: &mut [u8] = if buf.is_null() {
-        &mut []
-    } else {
+    let slice = (!buf.is_null()).then(|| {
         // SAFETY: by the caller.
         unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), len) }
-    };
+    });
     let mut w = BufWriter { buf: slice, len: 0 };
     match f(&mut w) {
         Ok(()) => w.len as CLong,

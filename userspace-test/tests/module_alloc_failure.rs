@@ -26,14 +26,33 @@ fn allocation_failure_gives_enomem_and_no_entry() {
     // SAFETY: gettid has no arguments.
     let tid = unsafe { libc::gettid() };
     let nth = format!("/proc/self/task/{tid}/fail-nth");
-    // The ioctl's first slab allocation is the addons object.
-    fs::write(&nth, "1").unwrap();
-    let r = dev.query(f.as_raw_fd(), true);
-    fs::write(&nth, "0").unwrap();
+    // Fail the ioctl's 1st, 2nd, ... fault-injection point until it gets
+    // through: every injected failure must be ENOMEM and leave no entry.
+    let mut enomem = 0;
+    let mut created = None;
+    for n in 1..=16 {
+        fs::write(&nth, n.to_string()).unwrap();
+        let r = dev.query(f.as_raw_fd(), true);
+        fs::write(&nth, "0").unwrap();
+        match r {
+            Err(e) => {
+                assert_eq!(e, libc::ENOMEM, "fail-nth {n}");
+                enomem += 1;
+                let q = dev.query(f.as_raw_fd(), false).unwrap();
+                assert_eq!(q.present, 0, "fail-nth {n} left an entry");
+            }
+            Ok(q) => {
+                created = Some(q);
+                break;
+            }
+        }
+    }
     fs::write("/sys/kernel/debug/failslab/ignore-gfp-wait", "Y").unwrap();
-    assert_eq!(r, Err(libc::ENOMEM));
-    assert_eq!(stat("alloc_failures"), failures + 1);
-    assert_eq!(dev.query(f.as_raw_fd(), false).unwrap().present, 0);
-    // Without the injected failure it works.
-    assert_eq!(dev.query(f.as_raw_fd(), true).unwrap().created, 1);
+    assert!(
+        enomem > 0,
+        "no injected failure reached the addons allocation"
+    );
+    assert_eq!(stat("alloc_failures"), failures + enomem);
+    let q = created.expect("the ioctl never got through");
+    assert_eq!((q.present, q.created), (1, 1));
 }

@@ -28,6 +28,7 @@ fn addons_freed_after_unlink_and_eviction() {
     assert!(stat("removed_at_destroy") >= removed + 20);
     // Freed once the grace period ended: unloading waits for it
     // (rcu_barrier) and reports the balance.
+    drop(dev);
     drop(mnt);
     let mark = userspace_test::dmesg_mark();
     m.unload().expect("rmmod");

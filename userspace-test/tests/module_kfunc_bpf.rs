@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The kfuncs have BTF and work from a BPF tracing program: a program on
-//! fentry/inode_permission creates the addons of inodes opened with O_APPEND
-//! (and only those) and counts the appends in their scratch area.
+//! tp_btf/flock_lock_inode creates the addons of inodes that are flock()ed
+//! (and only those) and counts the calls in their scratch area.
 
 use std::fs::{self, OpenOptions};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use userspace_test::addons::{stat, Dev, Mount};
 use userspace_test::{bpftool, run, run_ok, Module};
@@ -15,25 +16,11 @@ const KFUNCS: [&str; 3] = [
     "bpf_inode_addons_scratch",
 ];
 
-/// Compiles module/bpf/ia_append.bpf.c against the running kernel's BTF.
+/// Compiles module/bpf/ia_flock.bpf.c (it needs no vmlinux.h).
 fn build_prog(dir: &Path) -> PathBuf {
-    let bpftool = bpftool();
-    let bt = bpftool.to_str().unwrap();
-    let vmlinux_h = run_ok(
-        bt,
-        &[
-            "btf",
-            "dump",
-            "file",
-            "/sys/kernel/btf/vmlinux",
-            "format",
-            "c",
-        ],
-    );
-    fs::write(dir.join("vmlinux.h"), vmlinux_h).unwrap();
-    let libbpf_inc = bpftool.parent().unwrap().join("libbpf/include");
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../module/bpf/ia_append.bpf.c");
-    let obj = dir.join("ia_append.bpf.o");
+    let libbpf_inc = bpftool().parent().unwrap().join("libbpf/include");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../module/bpf/ia_flock.bpf.c");
+    let obj = dir.join("ia_flock.bpf.o");
     run_ok(
         "clang",
         &[
@@ -41,11 +28,10 @@ fn build_prog(dir: &Path) -> PathBuf {
             "-g",
             "-target",
             "bpf",
-            "-D__TARGET_ARCH_x86",
-            "-I",
-            dir.to_str().unwrap(),
             "-I",
             libbpf_inc.to_str().unwrap(),
+            "-idirafter",
+            "/usr/include/x86_64-linux-gnu",
             "-c",
             src.to_str().unwrap(),
             "-o",
@@ -96,8 +82,10 @@ fn kfuncs_create_addons_from_a_tracing_program() {
     }
     let with = stat("inodes_with_addons");
     for f in &files[..3] {
-        for _ in 0..2 {
-            OpenOptions::new().append(true).open(f).unwrap();
+        let file = OpenOptions::new().write(true).open(f).unwrap();
+        for op in [libc::LOCK_EX, libc::LOCK_UN] {
+            // SAFETY: a valid fd.
+            assert_eq!(unsafe { libc::flock(file.as_raw_fd(), op) }, 0);
         }
     }
     for f in &files[3..] {
@@ -110,6 +98,7 @@ fn kfuncs_create_addons_from_a_tracing_program() {
     }
     assert!(stat("inodes_with_addons") >= with + 3);
 
+    drop(dev);
     // Detaching frees the program (deferred); the module stays pinned
     // until then.
     let mut tries = 0;

@@ -17,7 +17,7 @@ const PROBED: [&str; 5] = [
 ];
 
 fn probed(list: &[String], sym: &str) -> bool {
-    list.iter().any(|l| l.contains(&format!(" {sym}+0x0")))
+    list.iter().any(|l| l.contains(&format!(" {sym}+0x")))
 }
 
 #[test]

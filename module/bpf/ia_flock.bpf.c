@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A BPF tracing program using the inode_addons kfuncs: counts O_APPEND
- * opens per inode in the inode's addons scratch area, creating the addons on
- * first use (the way a BPF inode-storage user would), and records the
- * shadowed fsnotify mask it saw.
+ * A BPF tracing program using the inode_addons kfuncs: counts flock() calls
+ * per inode in the inode's addons scratch area, creating the addons on first
+ * use (the way a BPF inode-storage user would), and checks the shadowed
+ * fsnotify mask read through the returned pointer against the kfunc.
  *
- * Build: clang -O2 -g -target bpf -I<dir of vmlinux.h> -I<libbpf include>
+ * tp_btf (not fentry) because its arguments are trusted pointers, which
+ * the kfuncs require (KF_TRUSTED_ARGS).  No vmlinux.h: the program only
+ * passes kernel pointers through, so forward declarations do (and the
+ * compile stays fast under TCG).
+ *
+ * Build: clang -O2 -g -target bpf -I<libbpf include> -c ia_append.bpf.c
  */
-#include "vmlinux.h"
+#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#define MAY_APPEND 0x00000008
+struct inode;
+struct file_lock;
 
 struct inode_addons___local {
 	__u32 i_fsnotify_mask;
@@ -37,14 +43,12 @@ static void bump(__u32 k, __u64 v)
 		__sync_fetch_and_add(c, v);
 }
 
-SEC("fentry/inode_permission")
-int BPF_PROG(ia_append, struct mnt_idmap *idmap, struct inode *inode, int mask)
+SEC("tp_btf/flock_lock_inode")
+int BPF_PROG(ia_flock, struct inode *inode, struct file_lock *fl, int ret)
 {
 	struct inode_addons___local *a;
 	__u64 *scratch;
 
-	if (!(mask & MAY_APPEND))
-		return 0;
 	a = bpf_inode_addons_get(inode);
 	if (!a) {
 		bump(1, 1);	/* refused or no memory */
@@ -53,7 +57,7 @@ int BPF_PROG(ia_append, struct mnt_idmap *idmap, struct inode *inode, int mask)
 	bump(0, 1);		/* addons reached */
 	scratch = (__u64 *)bpf_inode_addons_scratch(inode, sizeof(__u64));
 	if (scratch) {
-		*scratch += 1;	/* appends to this inode */
+		*scratch += 1;	/* flock() calls on this inode */
 		if (*scratch == 1)
 			bump(2, 1);	/* distinct inodes */
 	}
