@@ -151,8 +151,10 @@ pub struct Mount {
 
 impl Mount {
     fn dir(name: &str) -> PathBuf {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let base = std::env::var("VM_OUT").unwrap_or_else(|_| "/tmp".into());
-        let p = PathBuf::from(base).join(format!("mnt-{name}-{}", std::process::id()));
+        let p = PathBuf::from(base).join(format!("mnt-{name}-{}-{seq}", std::process::id()));
         fs::create_dir_all(&p).expect("mkdir mount point");
         p
     }

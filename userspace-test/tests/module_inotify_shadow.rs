@@ -18,7 +18,14 @@ fn inotify_watches_keep_the_shadow_exact() {
         let files: Vec<_> = (0..8).map(|i| mnt.path.join(format!("w{i}"))).collect();
         for f in &files {
             fs::write(f, "x").unwrap();
-            assert_eq!(dev.query_path(f, false).unwrap().present, 0);
+            let q = dev.query_path(f, false).unwrap();
+            assert_eq!(
+                q.present,
+                0,
+                "{}: {q:?} {:?}",
+                f.display(),
+                userspace_test::addons::stats()
+            );
         }
         let with = stat("inodes_with_addons");
         let ino = Inotify::new();
