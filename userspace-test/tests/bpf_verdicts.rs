@@ -20,6 +20,22 @@ fn patched() -> bool {
     flavor() != "stock"
 }
 
+/// The verifier's reason: the line before its "processed N insns" summary,
+/// or libbpf's own complaint when the verifier never ran.
+fn reason(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    if let Some(i) = lines.iter().position(|l| l.starts_with("processed ")) {
+        if i > 0 {
+            return lines[i - 1].trim().to_string();
+        }
+    }
+    lines
+        .iter()
+        .find(|l| l.starts_with("libbpf: ") && !l.contains("failed to load"))
+        .map(|l| l.trim_start_matches("libbpf: ").trim().to_string())
+        .unwrap_or_else(|| log.trim().to_string())
+}
+
 fn check(name: &str, want: Verdict) {
     let m = Module::load(&[]).expect("load inode_addons");
     let got = bpf::try_load(name);
@@ -30,19 +46,7 @@ fn check(name: &str, want: Verdict) {
             (format!("rejected: `{msg}`"), true)
         }
         (_, Ok(())) => ("accepted (UNEXPECTED)".to_string(), false),
-        (_, Err(log)) => (
-            format!(
-                "rejected (UNEXPECTED): `{}`",
-                log.lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty()
-                        && !l.starts_with("libbpf")
-                        && !l.starts_with("Error"))
-                    .unwrap_or("")
-                    .trim()
-            ),
-            false,
-        ),
+        (_, Err(log)) => (format!("rejected (UNEXPECTED): `{}`", reason(log)), false),
     };
     let mut f = std::fs::OpenOptions::new()
         .create(true)
