@@ -7,8 +7,9 @@
  *
  * tp_btf (not fentry) because its arguments are trusted pointers, which
  * the kfuncs require (KF_TRUSTED_ARGS).  No vmlinux.h: the program only
- * passes kernel pointers through, so forward declarations do (and the
- * compile stays fast under TCG).
+ * passes kernel pointers through, so minimal CO-RE definitions do (and the
+ * compile stays fast under TCG).  They must be structs, not forward
+ * declarations: libbpf checks kfunc prototypes by kind.
  *
  * Build: clang -O2 -g -target bpf -I<libbpf include> -c ia_append.bpf.c
  */
@@ -16,8 +17,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-struct inode;
-struct file_lock;
+struct inode {
+	unsigned long i_ino;
+} __attribute__((preserve_access_index));
+
+struct file_lock {
+	unsigned int fl_pid;
+} __attribute__((preserve_access_index));
 
 struct inode_addons___local {
 	__u32 i_fsnotify_mask;

@@ -15,10 +15,7 @@ fn allocation_failure_gives_enomem_and_no_entry() {
     }
     let _m = Module::load(&[]).expect("insmod");
     let mnt = Mount::tmpfs("failslab");
-    let p = mnt.path.join("f");
-    fs::write(&p, "x").unwrap();
     let dev = Dev::open();
-    let f = File::open(&p).unwrap();
     // Fail sleeping allocations too, quietly (no stack dump).
     fs::write("/sys/kernel/debug/failslab/ignore-gfp-wait", "N").unwrap();
     fs::write("/sys/kernel/debug/failslab/verbose", "0").unwrap();
@@ -26,33 +23,33 @@ fn allocation_failure_gives_enomem_and_no_entry() {
     // SAFETY: gettid has no arguments.
     let tid = unsafe { libc::gettid() };
     let nth = format!("/proc/self/task/{tid}/fail-nth");
-    // Fail the ioctl's 1st, 2nd, ... fault-injection point until it gets
-    // through: every injected failure must be ENOMEM and leave no entry.
+    // Fail the ioctl's 1st, 2nd, ... fault-injection point, each time on a
+    // fresh inode: every injected failure must be ENOMEM and leave no entry.
+    let mut outcomes = Vec::new();
     let mut enomem = 0;
-    let mut created = None;
-    for n in 1..=16 {
+    for n in 1..=12 {
+        let p = mnt.path.join(format!("f{n}"));
+        fs::write(&p, "x").unwrap();
+        let f = File::open(&p).unwrap();
         fs::write(&nth, n.to_string()).unwrap();
         let r = dev.query(f.as_raw_fd(), true);
+        let left = fs::read_to_string(&nth).unwrap();
         fs::write(&nth, "0").unwrap();
+        outcomes.push((n, r.map(|q| q.created), left.trim().to_owned()));
+        let q = dev.query(f.as_raw_fd(), false).unwrap();
         match r {
             Err(e) => {
                 assert_eq!(e, libc::ENOMEM, "fail-nth {n}");
-                enomem += 1;
-                let q = dev.query(f.as_raw_fd(), false).unwrap();
                 assert_eq!(q.present, 0, "fail-nth {n} left an entry");
+                enomem += 1;
             }
-            Ok(q) => {
-                created = Some(q);
-                break;
-            }
+            Ok(c) => assert_eq!((c.created, q.present), (1, 1)),
         }
     }
     fs::write("/sys/kernel/debug/failslab/ignore-gfp-wait", "Y").unwrap();
     assert!(
         enomem > 0,
-        "no injected failure reached the addons allocation"
+        "no injected failure hit the ioctl: {outcomes:?}"
     );
     assert_eq!(stat("alloc_failures"), failures + enomem);
-    let q = created.expect("the ioctl never got through");
-    assert_eq!((q.present, q.created), (1, 1));
 }
