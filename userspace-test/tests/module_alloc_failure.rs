@@ -1,12 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! An allocation failure (injected with failslab's per-task fail-nth) makes
-//! get-or-create fail with ENOMEM and leaves no entry behind.
+//! An allocation failure makes get-or-create fail with ENOMEM and leaves no
+//! entry behind.  Failures are injected with failslab, restricted to this
+//! task (make-it-fail) and to the duration of one ioctl.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Seek, Write};
 use std::os::fd::AsRawFd;
 use userspace_test::addons::{stat, Dev, Mount};
 use userspace_test::{env, Module};
+
+const FAILSLAB: &str = "/sys/kernel/debug/failslab";
+
+fn set(name: &str, v: &str) {
+    fs::write(format!("{FAILSLAB}/{name}"), v).unwrap_or_else(|e| panic!("{name}: {e}"));
+}
+
+/// Writes `v` through an already open file: no allocation on the way.
+fn poke(f: &mut File, v: &str) {
+    f.rewind().unwrap();
+    f.write_all(v.as_bytes()).unwrap();
+}
 
 #[test]
 fn allocation_failure_gives_enomem_and_no_entry() {
@@ -15,41 +29,37 @@ fn allocation_failure_gives_enomem_and_no_entry() {
     }
     let _m = Module::load(&[]).expect("insmod");
     let mnt = Mount::tmpfs("failslab");
+    let p = mnt.path.join("f");
+    fs::write(&p, "x").unwrap();
     let dev = Dev::open();
-    // Fail sleeping allocations too, quietly (no stack dump).
-    fs::write("/sys/kernel/debug/failslab/ignore-gfp-wait", "N").unwrap();
-    fs::write("/sys/kernel/debug/failslab/verbose", "0").unwrap();
-    let failures = stat("alloc_failures");
+    let f = File::open(&p).unwrap();
     // SAFETY: gettid has no arguments.
     let tid = unsafe { libc::gettid() };
-    let nth = format!("/proc/self/task/{tid}/fail-nth");
-    // Fail the ioctl's 1st, 2nd, ... fault-injection point, each time on a
-    // fresh inode: every injected failure must be ENOMEM and leave no entry.
-    let mut outcomes = Vec::new();
-    let mut enomem = 0;
-    for n in 1..=12 {
-        let p = mnt.path.join(format!("f{n}"));
-        fs::write(&p, "x").unwrap();
-        let f = File::open(&p).unwrap();
-        fs::write(&nth, n.to_string()).unwrap();
-        let r = dev.query(f.as_raw_fd(), true);
-        let left = fs::read_to_string(&nth).unwrap();
-        fs::write(&nth, "0").unwrap();
-        outcomes.push((n, r.map(|q| q.created), left.trim().to_owned()));
-        let q = dev.query(f.as_raw_fd(), false).unwrap();
-        match r {
-            Err(e) => {
-                assert_eq!(e, libc::ENOMEM, "fail-nth {n}");
-                assert_eq!(q.present, 0, "fail-nth {n} left an entry");
-                enomem += 1;
-            }
-            Ok(c) => assert_eq!((c.created, q.present), (1, 1)),
-        }
-    }
-    fs::write("/sys/kernel/debug/failslab/ignore-gfp-wait", "Y").unwrap();
-    assert!(
-        enomem > 0,
-        "no injected failure hit the ioctl: {outcomes:?}"
-    );
-    assert_eq!(stat("alloc_failures"), failures + enomem);
+    let mut make_it_fail = OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/self/task/{tid}/make-it-fail"))
+        .unwrap();
+    // Every slab allocation of a task marked make-it-fail fails, sleeping
+    // ones included, without a stack dump.
+    set("task-filter", "Y");
+    set("ignore-gfp-wait", "N");
+    set("verbose", "0");
+    set("interval", "1");
+    set("times", "-1");
+    set("space", "0");
+    set("probability", "100");
+    let failures = stat("alloc_failures");
+
+    poke(&mut make_it_fail, "1");
+    let r = dev.query(f.as_raw_fd(), true);
+    poke(&mut make_it_fail, "0");
+
+    set("probability", "0");
+    set("ignore-gfp-wait", "Y");
+    assert_eq!(r, Err(libc::ENOMEM));
+    assert_eq!(stat("alloc_failures"), failures + 1);
+    assert_eq!(dev.query(f.as_raw_fd(), false).unwrap().present, 0);
+    // Without the injected failure it works.
+    let q = dev.query(f.as_raw_fd(), true).unwrap();
+    assert_eq!((q.present, q.created), (1, 1));
 }
