@@ -73,8 +73,9 @@ done
 snap >"$S/1"
 
 step "inotify: watch 50 files on each, change 20 masks, one directory watch"
-# Holds the watches until stdin closes; prints a line once they are set.
-exec 3> >(python3 - "$T/dir" "$E/dir" <<'PY' >"$S/inotify.out"
+# Holds the watches until its stdin (our fd 3) closes; prints a line once
+# they are set.
+read -r -d '' INOTIFY_PY <<'PY'
 import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
 IN_MODIFY, IN_ATTRIB, IN_MASK_ADD, IN_CREATE = 0x2, 0x4, 0x20000000, 0x100
@@ -89,8 +90,8 @@ print("watching", flush=True)
 sys.stdin.read()
 os.close(fd)
 PY
-)
-for _ in $(seq 100); do grep -q watching "$S/inotify.out" 2>/dev/null && break; sleep 0.1; done
+exec 3> >(python3 -c "$INOTIFY_PY" "$T/dir" "$E/dir" >"$S/inotify.out")
+for _ in $(seq 600); do grep -q watching "$S/inotify.out" 2>/dev/null && break; sleep 0.1; done
 echo "self-check:"; sed 's/^/  /' "$DBG/selfcheck"
 snap >"$S/2"
 
