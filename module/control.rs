@@ -257,7 +257,9 @@ pub(crate) extern "C" fn ia_rust_get_or_create_atomic(
     let Some(a) = active() else {
         return null_mut();
     };
-    // SAFETY: a trusted inode pointer (KF_TRUSTED_ARGS), valid for the call.
+    // SAFETY: a BTF inode pointer from the program's traced function, kept
+    // alive by that call (see the kfunc comment in ia_glue.c); NULL is
+    // handled by `from_raw`.
     let Some(inode) = (unsafe { InodeRef::from_raw(inode) }) else {
         return null_mut();
     };
@@ -272,7 +274,7 @@ pub(crate) extern "C" fn ia_rust_shadow_mask(inode: *mut bindings::inode) -> u32
     let Some(a) = active() else {
         return 0;
     };
-    // SAFETY: a trusted inode pointer, valid for the call.
+    // SAFETY: as in `ia_rust_get_or_create_atomic`.
     let Some(inode) = (unsafe { InodeRef::from_raw(inode) }) else {
         return 0;
     };
@@ -288,7 +290,7 @@ pub(crate) extern "C" fn ia_rust_scratch(inode: *mut bindings::inode) -> *mut u6
     let Some(a) = active() else {
         return null_mut();
     };
-    // SAFETY: a trusted inode pointer, valid for the call.
+    // SAFETY: as in `ia_rust_get_or_create_atomic`.
     let Some(inode) = (unsafe { InodeRef::from_raw(inode) }) else {
         return null_mut();
     };

@@ -503,11 +503,21 @@ void ia_control_unregister(void)
 
 /* ---- kfuncs ------------------------------------------------------------- */
 
+/*
+ * The kfuncs take the inode with the trust bpf_inode_storage_get() and
+ * bpf_task_storage_get() give their object argument in tracing programs: a
+ * BTF pointer the program got from the traced function (e.g. file->f_inode
+ * in fentry/security_file_open), which the call keeps alive, possibly NULL.
+ * KF_TRUSTED_ARGS would restrict them to tp_btf and iterators: fentry
+ * arguments are not trusted in 6.12 (prog_args_trusted()).  A NULL inode
+ * gets NULL/0 back.
+ */
+
 __bpf_kfunc_start_defs();
 
 /**
  * bpf_inode_addons_get - get or create the addons of @inode
- * @inode: a trusted inode pointer
+ * @inode: an inode pointer, possibly NULL
  *
  * Never sleeps: the allocation is GFP_ATOMIC.  The object lives until the
  * inode is destroyed and an RCU grace period has passed.
@@ -522,7 +532,7 @@ __bpf_kfunc struct inode_addons *bpf_inode_addons_get(struct inode *inode)
 
 /**
  * bpf_inode_addons_shadow_mask - the fsnotify mask shadowed in the addons
- * @inode: a trusted inode pointer
+ * @inode: an inode pointer, possibly NULL
  *
  * Return: the shadow of inode->i_fsnotify_mask, 0 if @inode has no addons.
  */
@@ -533,7 +543,7 @@ __bpf_kfunc u32 bpf_inode_addons_shadow_mask(struct inode *inode)
 
 /**
  * bpf_inode_addons_scratch - the BPF scratch area of an inode's addons
- * @inode: a trusted inode pointer
+ * @inode: an inode pointer, possibly NULL
  * @rdwr_buf_size: bytes the program accesses (a verifier constant)
  *
  * Return: the scratch area, or NULL if @inode has no addons or the size is
@@ -551,9 +561,9 @@ __bpf_kfunc u8 *bpf_inode_addons_scratch(struct inode *inode,
 __bpf_kfunc_end_defs();
 
 BTF_KFUNCS_START(ia_kfunc_ids)
-BTF_ID_FLAGS(func, bpf_inode_addons_get, KF_TRUSTED_ARGS | KF_RET_NULL)
-BTF_ID_FLAGS(func, bpf_inode_addons_shadow_mask, KF_TRUSTED_ARGS)
-BTF_ID_FLAGS(func, bpf_inode_addons_scratch, KF_TRUSTED_ARGS | KF_RET_NULL)
+BTF_ID_FLAGS(func, bpf_inode_addons_get, KF_RET_NULL)
+BTF_ID_FLAGS(func, bpf_inode_addons_shadow_mask)
+BTF_ID_FLAGS(func, bpf_inode_addons_scratch, KF_RET_NULL)
 BTF_KFUNCS_END(ia_kfunc_ids)
 
 static const struct btf_kfunc_id_set ia_kfunc_set = {
