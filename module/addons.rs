@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The addons object.
+//! The addons object of the side-table backend.
 
-use crate::{ffi, inode::InodeRef, rhashtable::RhashEntry, stats::STATS};
+use crate::{
+    backend::AddonsObject, ffi, inode::InodeRef, rhashtable::RhashEntry, shadow::FsnotifyShadow,
+    stats::STATS,
+};
 use core::{
     mem::offset_of,
     sync::atomic::{AtomicPtr, AtomicU32, Ordering},
@@ -57,26 +60,6 @@ unsafe impl RhashEntry for InodeAddons {
     const RCU_OFFSET: usize = offset_of!(InodeAddons, rcu);
 }
 
-/// The shadowed fsnotify state of an inode.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FsnotifyShadow {
-    /// `i_fsnotify_mask`.
-    pub(crate) mask: u32,
-    /// `i_fsnotify_marks != NULL`.
-    pub(crate) has_marks: bool,
-}
-
-impl FsnotifyShadow {
-    /// Reads the real state of `inode` now.
-    pub(crate) fn of_inode(inode: &InodeRef) -> Self {
-        let (mask, marks) = inode.fsnotify_state();
-        Self {
-            mask,
-            has_marks: marks != 0,
-        }
-    }
-}
-
 impl InodeAddons {
     /// A new, empty addons object for `inode`.
     pub(crate) fn new(inode: &InodeRef, flags: kernel::alloc::Flags) -> Result<KBox<Self>> {
@@ -102,8 +85,14 @@ impl InodeAddons {
         self.inode
     }
 
-    /// The shadowed fsnotify state.
-    pub(crate) fn shadow(&self) -> FsnotifyShadow {
+    /// The BPF scratch area.
+    pub(crate) fn scratch_ptr(&self) -> *mut u64 {
+        self.scratch.get().cast()
+    }
+}
+
+impl AddonsObject for InodeAddons {
+    fn shadow(&self, _inode: &InodeRef) -> FsnotifyShadow {
         FsnotifyShadow {
             mask: self.fsnotify_mask.load(Ordering::Acquire),
             has_marks: self.flags.load(Ordering::Acquire) & F_HAS_MARKS != 0,
@@ -115,7 +104,7 @@ impl InodeAddons {
     /// Writers are serialised by a global lock and read the real state
     /// under it, so a slow writer cannot overwrite a newer state with an
     /// older one.  Writers are rare (mark attach, detach, mask change).
-    pub(crate) fn sync_shadow(&self, inode: &InodeRef) {
+    fn sync_shadow(&self, inode: &InodeRef) {
         // SAFETY: no precondition; paired with `ia_shadow_unlock` below.
         let irqflags = unsafe { ffi::ia_shadow_lock() };
         let (mask, marks) = inode.fsnotify_state();
@@ -132,16 +121,12 @@ impl InodeAddons {
         STATS.shadow_updates.inc();
     }
 
-    /// The BPF scratch area.
-    pub(crate) fn scratch_ptr(&self) -> *mut u64 {
-        self.scratch.get().cast()
-    }
-
-    /// Pointer handed to C (the kfuncs): `struct inode_addons *`.
-    pub(crate) fn as_c_ptr(&self) -> *mut c_void {
+    fn as_c_ptr(&self) -> *mut c_void {
         self as *const Self as *mut c_void
     }
+}
 
+impl InodeAddons {
     /// Checks that C's `struct inode_addons` has this type's layout.
     pub(crate) fn check_layout() -> Result {
         let mut c = ffi::IaLayout::default();

@@ -4,14 +4,30 @@
 //!
 //! On a stock kernel the addons live in a side table keyed by the inode
 //! address, kept in step with inode lifetimes by probes
-//! ([`crate::backend_table`]).  A kernel with `struct inode_addons
-//! *i_addons` in `struct inode` will get `backend_embedded.rs`, selected
-//! with `--cfg ia_backend_embedded`, implementing the same trait with
-//! `cmpxchg()` on the field; nothing else in the module changes.
+//! (`backend_table.rs`).  A kernel with the inode_addons series
+//! (`CONFIG_INODE_ADDONS`, `struct inode_addons *i_addons` in `struct
+//! inode`) gets `backend_embedded.rs`: `module/Kbuild` passes `--cfg
+//! ia_backend_embedded` from the kernel config, and [`ActiveBackend`] at the
+//! end of this file is the only place the choice is made; the rest of the
+//! module only sees the [`Backend`] and [`AddonsObject`] traits.
 
-use crate::{addons::InodeAddons, inode::InodeRef, rcu::RcuGuard};
+use crate::{inode::InodeRef, rcu::RcuGuard, shadow::FsnotifyShadow};
 use core::fmt;
-use kernel::{alloc::Flags, prelude::*, sync::Arc};
+use kernel::{alloc::Flags, ffi::c_void, prelude::*, sync::Arc};
+
+/// An addons object as the users of the backend see it.
+pub(crate) trait AddonsObject: Send + Sync {
+    /// The fsnotify state as recorded in (or, embedded, reached through)
+    /// the addons of `inode`, their owner.
+    fn shadow(&self, inode: &InodeRef) -> FsnotifyShadow;
+
+    /// Refreshes the recorded fsnotify state of `inode`, the owner, from
+    /// the real fields (nothing to do where the addons are the real thing).
+    fn sync_shadow(&self, inode: &InodeRef);
+
+    /// Pointer handed to C (the kfuncs): `struct inode_addons *`.
+    fn as_c_ptr(&self) -> *mut c_void;
+}
 
 /// The context a get-or-create runs in; decides the allocation flags and
 /// how `i_lock` is taken.
@@ -29,7 +45,9 @@ pub(crate) enum AllocCtx {
 }
 
 impl AllocCtx {
-    /// Allocation flags for this context.
+    /// Allocation flags for this context (the embedded backend passes the
+    /// same flags raw to C: `kernel::alloc::Flags` has no public raw value).
+    #[cfg_attr(ia_backend_embedded, allow(dead_code))]
     pub(crate) fn gfp(self) -> Flags {
         use kernel::alloc::flags::{__GFP_NOWARN, GFP_ATOMIC, GFP_KERNEL};
         match self {
@@ -45,14 +63,28 @@ impl AllocCtx {
 /// first installer wins), is never visible for an inode being torn down,
 /// and is freed after the inode's destruction and an RCU grace period.
 pub(crate) trait Backend: Send + Sync + Sized {
-    /// Short name, reported in the stats.
+    /// The addons object.
+    type Addons: AddonsObject;
+
+    /// Short name, reported in the stats and the kernel log.
     const NAME: &'static str;
+
+    /// Bytes of one addons object.
+    const OBJECT_SIZE: usize;
+
+    /// Whether the fsnotify state must be shadowed by probes (false where
+    /// the addons hold the real fsnotify fields).
+    const SHADOW_PROBES: bool;
+
+    /// Whether the module allocates and frees the addons objects itself
+    /// (then every one allocated must be freed by unload).
+    const OWNS_OBJECTS: bool;
 
     /// Starts the backend.
     fn new() -> Result<Arc<Self>>;
 
     /// The addons of `inode`, if it has some.
-    fn lookup<'g>(&'g self, inode: &InodeRef, guard: &'g RcuGuard) -> Option<&'g InodeAddons>;
+    fn lookup<'g>(&'g self, inode: &InodeRef, guard: &'g RcuGuard) -> Option<&'g Self::Addons>;
 
     /// Gets the addons of `inode`, creating them if needed, and runs `f`
     /// with them and whether this call created them.
@@ -64,14 +96,19 @@ pub(crate) trait Backend: Send + Sync + Sized {
         &self,
         inode: &InodeRef,
         ctx: AllocCtx,
-        f: impl FnOnce(&InodeAddons, bool) -> R,
+        f: impl FnOnce(&Self::Addons, bool) -> R,
     ) -> Result<R>;
 
-    /// Calls `f` for every addons object and its inode, under RCU.
-    fn for_each(&self, f: impl FnMut(&InodeAddons, &InodeRef)) -> Result;
+    /// Calls `f` for every addons object and its inode; `f` must not
+    /// sleep.  Process context.
+    fn for_each(&self, f: impl FnMut(&Self::Addons, &InodeRef)) -> Result;
 
-    /// Number of addons objects.
+    /// Number of addons objects (inodes with addons).  Process context.
     fn len(&self) -> usize;
+
+    /// The per-inode BPF scratch area (`IA_SCRATCH_WORDS` words) of an
+    /// inode that has addons, or NULL.  Never sleeps.
+    fn scratch(&self, inode: &InodeRef) -> *mut u64;
 
     /// Writes backend-specific stats lines.
     fn write_stats(&self, w: &mut dyn fmt::Write) -> fmt::Result;
@@ -84,3 +121,6 @@ pub(crate) type ActiveBackend = crate::backend_table::TableBackend;
 #[cfg(ia_backend_embedded)]
 /// The backend this module is built with.
 pub(crate) type ActiveBackend = crate::backend_embedded::EmbeddedBackend;
+
+/// The addons object of the backend this module is built with.
+pub(crate) type Addons = <ActiveBackend as Backend>::Addons;

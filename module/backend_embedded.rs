@@ -1,14 +1,342 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Placeholder for the embedded backend (`--cfg ia_backend_embedded`).
+//! The embedded backend, for kernels with the inode_addons series
+//! (`CONFIG_INODE_ADDONS`; selected by `module/Kbuild` with `--cfg
+//! ia_backend_embedded`).
 //!
-//! On a kernel whose `struct inode` carries `struct inode_addons
-//! *i_addons`, this file implements [`crate::backend::Backend`] with
-//! `cmpxchg()` on that field instead of the side table and probes: lookup
-//! is `rcu_dereference(inode->i_addons)`, get-or-create allocates, checks
-//! `I_FREEING | I_WILL_FREE` under `i_lock` and installs with `cmpxchg()`,
-//! and the kernel frees the object in `__destroy_inode()`.  It is written by
-//! the series that adds the field; until then building with the cfg fails
-//! here.
+//! The addons are the kernel's own `inode->i_addons`: lookup is
+//! `inode_addons_get()` (the read-only placeholder the kernel installs on
+//! inodes being set up or torn down counts as "no addons"), get-or-create
+//! is `inode_addons_alloc()`, and the kernel frees the object in
+//! `__destroy_inode()` after an RCU grace period.  No probe is registered:
+//! the kernel ties the addons to the inode's lifetime itself, and the
+//! fsnotify fields the stock backend shadows *are* in the addons here, so
+//! the "shadow" read through the addons is the real state by construction.
+//!
+//! What the kernel's interface does not let the module observe:
+//!
+//! - *lost races*: `inode_addons_alloc()` frees the loser's object inside
+//!   its `cmpxchg()` and returns the winner's, without saying which it was.
+//!   "Created" therefore means "there were no addons when this call looked,
+//!   and it allocated them"; the module serialises its own creators (the
+//!   ioctl by a mutex, probe/BPF callers by `i_lock`, as the side table
+//!   does) so that among callers of one kind exactly one reports
+//!   "created".  A racing kernel user (an fsnotify mark being attached,
+//!   BPF inode storage) is invisible.  `lost_races` stays 0.
+//! - *frees*: the kernel frees the objects; `addons_freed` stays 0 and
+//!   nothing is drained at unload.
+//! - *a list of inodes with addons*: there is none, and `iterate_supers()`
+//!   is not exported.  [`Backend::for_each`] walks the `s_inodes` list of
+//!   every super block of every registered file system type
+//!   (`/proc/filesystems`, `iterate_supers_type()`); inodes on no such list
+//!   (`new_inode_pseudo()`) are not seen.  `len()` is such a walk too.
+//!
+//! The BPF scratch area (`bpf_inode_addons_scratch()`) has no room in the
+//! kernel's `struct inode_addons`; it lives in a module-side rhashtable keyed
+//! by the inode address (see [`ScratchEntry`]), used only by that kfunc.
 
-compile_error!("the embedded backend needs a kernel with struct inode::i_addons");
+use crate::{
+    backend::{AddonsObject, AllocCtx, Backend},
+    ffi,
+    inode::InodeRef,
+    rcu::RcuGuard,
+    rhashtable::{Insert, RhashEntry, RhashTable},
+    shadow::FsnotifyShadow,
+    stats::STATS,
+};
+use core::{fmt, mem::offset_of, ptr::null_mut};
+use kernel::{
+    alloc::flags::GFP_KERNEL, bindings, ffi::c_void, prelude::*, sync::Arc, types::Opaque,
+};
+
+/// The kernel's `struct inode_addons`, seen through a shared reference.
+///
+/// # Invariants
+///
+/// Only ever referenced, never owned: a `&EmbeddedAddons` points to the
+/// real (slab-allocated, not the placeholder) addons of a live inode, which
+/// the kernel frees only after that inode's destruction and an RCU grace
+/// period.
+#[repr(transparent)]
+pub(crate) struct EmbeddedAddons(Opaque<bindings::inode_addons>);
+
+// SAFETY: the kernel's subsystems synchronise their own fields; the module
+// only reads them with READ_ONCE()/rcu_access_pointer() semantics.
+unsafe impl Send for EmbeddedAddons {}
+// SAFETY: see `Send`.
+unsafe impl Sync for EmbeddedAddons {}
+
+impl EmbeddedAddons {
+    fn raw(&self) -> *mut c_void {
+        self.0.get().cast()
+    }
+
+    /// # Safety
+    ///
+    /// `p` must be NULL or the real addons of a live inode, valid for `'a`.
+    unsafe fn from_raw<'a>(p: *mut c_void) -> Option<&'a Self> {
+        // SAFETY: by the caller; `Self` is a transparent wrapper.
+        (!p.is_null()).then(|| unsafe { &*p.cast::<Self>() })
+    }
+}
+
+impl AddonsObject for EmbeddedAddons {
+    fn shadow(&self, inode: &InodeRef) -> FsnotifyShadow {
+        // SAFETY: `self` is the addons of `inode` (callers pass the owner),
+        // both are alive (type invariants).
+        let (mask, marks) = unsafe {
+            (
+                ffi::ia_addons_fsnotify_mask(inode.as_ptr(), self.raw()),
+                ffi::ia_addons_fsnotify_marks(self.raw()),
+            )
+        };
+        FsnotifyShadow {
+            mask,
+            has_marks: !marks.is_null(),
+        }
+    }
+
+    fn sync_shadow(&self, _inode: &InodeRef) {
+        // The fields are the kernel's own: nothing to copy.
+    }
+
+    fn as_c_ptr(&self) -> *mut c_void {
+        self.raw()
+    }
+}
+
+/// A BPF scratch area, prototype only.
+///
+/// The kernel's addons have no room for module data and the module gets no
+/// callback when they are freed, so the scratch areas live in a module-side
+/// table keyed by the inode address and stay until unload.  An inode freed
+/// and another allocated at the same address must not see the old scratch:
+/// an entry records the owner's addons pointer, super block and inode
+/// number, and a lookup that finds another owner replaces the entry with a
+/// zeroed one.  Only inodes used by the scratch kfunc get an entry.
+#[repr(C)]
+struct ScratchEntry {
+    inode: usize,
+    addons: usize,
+    sb: usize,
+    ino: u64,
+    node: Opaque<bindings::rhash_head>,
+    rcu: Opaque<bindings::callback_head>,
+    scratch: Opaque<[u64; SCRATCH_WORDS]>,
+}
+
+/// `IA_SCRATCH_WORDS`.
+const SCRATCH_WORDS: usize = 4;
+
+// SAFETY: `scratch` is only written by BPF programs through the pointer the
+// kfunc returns (their business, as with any BPF map value); the rest is
+// immutable.
+unsafe impl Send for ScratchEntry {}
+// SAFETY: see `Send`.
+unsafe impl Sync for ScratchEntry {}
+
+// SAFETY: `node` is a `rhash_head`, `inode` a `usize` that never changes,
+// `rcu` a `callback_head`; none is used for anything else.
+unsafe impl RhashEntry for ScratchEntry {
+    const HEAD_OFFSET: usize = offset_of!(ScratchEntry, node);
+    const KEY_OFFSET: usize = offset_of!(ScratchEntry, inode);
+    const RCU_OFFSET: usize = offset_of!(ScratchEntry, rcu);
+}
+
+impl ScratchEntry {
+    fn owner(inode: &InodeRef, addons: &EmbeddedAddons) -> (usize, usize, u64) {
+        // SAFETY: the inode is allocated (type invariant of `InodeRef`).
+        let sb = unsafe { (*inode.as_ptr()).i_sb } as usize;
+        (addons.raw() as usize, sb, inode.ino())
+    }
+
+    fn is_for(&self, owner: (usize, usize, u64)) -> bool {
+        (self.addons, self.sb, self.ino) == owner
+    }
+}
+
+/// The embedded backend.
+pub(crate) struct EmbeddedBackend {
+    scratch: Arc<RhashTable<ScratchEntry>>,
+}
+
+impl EmbeddedBackend {
+    /// The real addons of `inode`, if it has some.
+    fn get<'g>(&self, inode: &InodeRef, _guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
+        // SAFETY: the inode is allocated; a non-NULL result is its real
+        // addons, freed only after the inode and a grace period, so valid
+        // while the caller's RCU guard (or inode reference) is held.
+        unsafe { EmbeddedAddons::from_raw(ffi::ia_addons_get(inode.as_ptr())) }
+    }
+
+    /// `inode_addons_alloc()` with the context's flags; `f` gets the result
+    /// and whether the addons were absent just before.
+    fn create_locked<R>(
+        &self,
+        inode: &InodeRef,
+        ctx: AllocCtx,
+        f: impl FnOnce(&EmbeddedAddons, bool) -> R,
+    ) -> Result<R> {
+        let guard = RcuGuard::new();
+        if let Some(a) = self.get(inode, &guard) {
+            return Ok(f(a, false));
+        }
+        let gfp = match ctx {
+            AllocCtx::Sleepable => bindings::GFP_KERNEL,
+            AllocCtx::Atomic | AllocCtx::Bpf => bindings::GFP_ATOMIC | bindings::__GFP_NOWARN,
+        };
+        // SAFETY: the inode is allocated; the flags suit the context (only
+        // `Sleepable` may sleep, and it holds no spinlock).
+        let p = unsafe { ffi::ia_addons_alloc(inode.as_ptr(), gfp) };
+        // SAFETY: non-NULL is the inode's real addons (the kernel never
+        // hands out the placeholder), valid while the inode is.
+        match unsafe { EmbeddedAddons::from_raw(p) } {
+            Some(a) => {
+                STATS.allocated.inc();
+                Ok(f(a, true))
+            }
+            // SAFETY: the inode is allocated.
+            None if unsafe { ffi::ia_inode_closed(inode.as_ptr()) } => {
+                STATS.refused_dying.inc();
+                Err(ENOENT)
+            }
+            None => {
+                STATS.alloc_failures.inc();
+                Err(ENOMEM)
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn walk_cb<F: FnMut(&EmbeddedAddons, &InodeRef)>(
+    inode: *mut bindings::inode,
+    addons: *mut c_void,
+    arg: *mut c_void,
+) {
+    // SAFETY: `arg` is the `&mut F` passed by `for_each`.
+    let f = unsafe { &mut *arg.cast::<F>() };
+    // SAFETY: the walk holds the super block's inode list lock, so the
+    // inode is on the list, not yet destroyed, and its addons are alive.
+    let (Some(inode), Some(a)) = (unsafe { InodeRef::from_raw(inode) }, unsafe {
+        EmbeddedAddons::from_raw(addons)
+    }) else {
+        return;
+    };
+    f(a, &inode);
+}
+
+impl Backend for EmbeddedBackend {
+    type Addons = EmbeddedAddons;
+    #[cfg(not(ia_inline_mask))]
+    const NAME: &'static str = "embedded";
+    #[cfg(ia_inline_mask)]
+    const NAME: &'static str = "embedded-inline-mask";
+    const OBJECT_SIZE: usize = core::mem::size_of::<bindings::inode_addons>();
+    const SHADOW_PROBES: bool = false;
+    const OWNS_OBJECTS: bool = false;
+
+    fn new() -> Result<Arc<Self>> {
+        let scratch = Arc::pin_init(RhashTable::new(), GFP_KERNEL)?;
+        Ok(Arc::new(Self { scratch }, GFP_KERNEL)?)
+    }
+
+    fn lookup<'g>(&'g self, inode: &InodeRef, guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
+        self.get(inode, guard)
+    }
+
+    fn get_or_create<R>(
+        &self,
+        inode: &InodeRef,
+        ctx: AllocCtx,
+        f: impl FnOnce(&EmbeddedAddons, bool) -> R,
+    ) -> Result<R> {
+        {
+            let guard = RcuGuard::new();
+            if let Some(a) = self.get(inode, &guard) {
+                return Ok(f(a, false));
+            }
+        }
+        // SAFETY: no precondition.
+        if ctx == AllocCtx::Bpf && !unsafe { ffi::ia_in_task() } {
+            STATS.refused_busy.inc();
+            return Err(EPERM);
+        }
+        if ctx == AllocCtx::Sleepable {
+            // SAFETY: no precondition; unlocked below.
+            unsafe { ffi::ia_create_lock() };
+            let r = self.create_locked(inode, ctx, f);
+            // SAFETY: locked above.
+            unsafe { ffi::ia_create_unlock() };
+            return r;
+        }
+        // Atomic callers are serialised by i_lock, as in the side table.
+        let _lock = inode.lock_if_live(ctx != AllocCtx::Bpf).inspect_err(|e| {
+            if *e == EBUSY {
+                STATS.refused_busy.inc();
+            } else {
+                STATS.refused_dying.inc();
+            }
+        })?;
+        self.create_locked(inode, ctx, f)
+    }
+
+    fn for_each(&self, mut f: impl FnMut(&EmbeddedAddons, &InodeRef)) -> Result {
+        let f = &mut f;
+        // SAFETY: `walk_cb` gets `f` back as `arg`, which outlives the call.
+        kernel::error::to_result(unsafe {
+            ffi::ia_walk_inodes(
+                Some(walk_cb::<&mut dyn FnMut(&EmbeddedAddons, &InodeRef)>),
+                core::ptr::addr_of_mut!(*f).cast::<c_void>(),
+            )
+        })
+    }
+
+    fn len(&self) -> usize {
+        let mut n = 0;
+        match self.for_each(|_, _| n += 1) {
+            Ok(()) => n,
+            Err(_) => 0,
+        }
+    }
+
+    fn scratch(&self, inode: &InodeRef) -> *mut u64 {
+        let guard = RcuGuard::new();
+        let Some(a) = self.get(inode, &guard) else {
+            return null_mut();
+        };
+        let owner = ScratchEntry::owner(inode, a);
+        // The returned pointer outlives the guard: the caller (a BPF
+        // program) runs under RCU, and entries are freed after a grace
+        // period.
+        if let Some(e) = self.scratch.lookup(inode.addr(), &guard) {
+            if e.is_for(owner) {
+                return e.scratch.get().cast();
+            }
+            // A previous inode's: replace it.
+            self.scratch.remove(e);
+        }
+        let Ok(new) = KBox::new(
+            ScratchEntry {
+                inode: inode.addr(),
+                addons: owner.0,
+                sb: owner.1,
+                ino: owner.2,
+                node: Opaque::uninit(),
+                rcu: Opaque::uninit(),
+                scratch: Opaque::new([0; SCRATCH_WORDS]),
+            },
+            kernel::alloc::flags::GFP_ATOMIC | kernel::alloc::flags::__GFP_NOWARN,
+        ) else {
+            return null_mut();
+        };
+        match self.scratch.insert(new, &guard) {
+            Ok(Insert::Inserted(e)) => e.scratch.get().cast(),
+            Ok(Insert::Exists(e, _mine)) if e.is_for(owner) => e.scratch.get().cast(),
+            _ => null_mut(),
+        }
+    }
+
+    fn write_stats(&self, w: &mut dyn fmt::Write) -> fmt::Result {
+        writeln!(w, "scratch_entries: {}", self.scratch.len())
+    }
+}

@@ -24,7 +24,7 @@
 
 use crate::{
     addons::InodeAddons,
-    backend::{AllocCtx, Backend},
+    backend::{AddonsObject, AllocCtx, Backend},
     ffi,
     inode::InodeRef,
     kprobe::{Kprobe, KprobeHandler, Kretprobe, KretprobeHandler, Regs},
@@ -107,9 +107,14 @@ impl KretprobeHandler for InitHandler {
 }
 
 impl Backend for TableBackend {
+    type Addons = InodeAddons;
     const NAME: &'static str = "side-table";
+    const OBJECT_SIZE: usize = core::mem::size_of::<InodeAddons>();
+    const SHADOW_PROBES: bool = true;
+    const OWNS_OBJECTS: bool = true;
 
     fn new() -> Result<Arc<Self>> {
+        InodeAddons::check_layout()?;
         let table = Arc::pin_init(Table::new(), GFP_KERNEL)?;
         let init_probe = Kretprobe::register(
             c_str!("inode_init_always_gfp"),
@@ -205,6 +210,15 @@ impl Backend for TableBackend {
 
     fn len(&self) -> usize {
         self.table.len()
+    }
+
+    fn scratch(&self, inode: &InodeRef) -> *mut u64 {
+        let guard = RcuGuard::new();
+        // The pointer outlives the guard: the caller (a BPF program) runs
+        // under RCU and keeps the inode, hence its entry, alive.
+        self.table
+            .lookup(inode.addr(), &guard)
+            .map_or(core::ptr::null_mut(), |a| a.scratch_ptr())
     }
 
     fn write_stats(&self, w: &mut dyn fmt::Write) -> fmt::Result {

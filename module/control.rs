@@ -5,8 +5,7 @@
 //! copies, fd lookup).
 
 use crate::{
-    addons::InodeAddons,
-    backend::{ActiveBackend, AllocCtx, Backend},
+    backend::{ActiveBackend, Addons, AddonsObject, AllocCtx, Backend},
     ffi::{self, CLong},
     inode::InodeRef,
     rcu::RcuGuard,
@@ -151,11 +150,7 @@ fn write_stats(a: &Active, w: &mut dyn Write) -> Result {
         writeln!(w, "embedded_pointer_bytes: {}", sizes.ptr_size)?;
         writeln!(w, "proposed_addons_bytes: {}", sizes.proposed_size)?;
         writeln!(w, "proposed_addons_alloc_bytes: {}", sizes.proposed_alloc)?;
-        writeln!(
-            w,
-            "prototype_addons_bytes: {}",
-            core::mem::size_of::<InodeAddons>()
-        )?;
+        writeln!(w, "prototype_addons_bytes: {}", ActiveBackend::OBJECT_SIZE)?;
         writeln!(w, "prototype_addons_alloc_bytes: {}", sizes.prototype_alloc)?;
         writeln!(w, "embedded_saved_bytes: {saved}")?;
         writeln!(w, "embedded_cost_bytes: {cost}")?;
@@ -222,14 +217,14 @@ pub(crate) extern "C" fn ia_rust_query(
     };
     // SAFETY: `q` is the C caller's kernel copy of the argument.
     let q = unsafe { &mut *q };
-    let real = crate::addons::FsnotifyShadow::of_inode(&inode);
+    let real = shadow::FsnotifyShadow::of_inode(&inode);
     q.ino = inode.ino();
     q.real_mask = real.mask;
     q.real_has_marks = real.has_marks as u32;
-    let mut fill = |addons: Option<&InodeAddons>, created: bool| {
+    let mut fill = |addons: Option<&Addons>, created: bool| {
         q.present = addons.is_some() as u32;
         q.created = created as u32;
-        let shadow = addons.map(|a| a.shadow());
+        let shadow = addons.map(|a| a.shadow(&inode));
         q.shadow_mask = shadow.map_or(0, |s| s.mask);
         q.shadow_has_marks = shadow.is_some_and(|s| s.has_marks) as u32;
     };
@@ -281,7 +276,7 @@ pub(crate) extern "C" fn ia_rust_shadow_mask(inode: *mut bindings::inode) -> u32
     let guard = RcuGuard::new();
     a.backend
         .lookup(&inode, &guard)
-        .map_or(0, |ad| ad.shadow().mask)
+        .map_or(0, |ad| ad.shadow(&inode).mask)
 }
 
 /// `bpf_inode_addons_scratch()`.
@@ -294,8 +289,5 @@ pub(crate) extern "C" fn ia_rust_scratch(inode: *mut bindings::inode) -> *mut u6
     let Some(inode) = (unsafe { InodeRef::from_raw(inode) }) else {
         return null_mut();
     };
-    let guard = RcuGuard::new();
-    a.backend
-        .lookup(&inode, &guard)
-        .map_or(null_mut(), |ad| ad.scratch_ptr())
+    a.backend.scratch(&inode)
 }

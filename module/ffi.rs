@@ -84,6 +84,11 @@ pub(crate) type KretEntryFn = unsafe extern "C" fn(
 pub(crate) type KretRetFn =
     unsafe extern "C" fn(ctx: *const c_void, regs: *mut bindings::pt_regs, data: c_ulong);
 
+/// `ia_walk_fn`.
+#[cfg(ia_backend_embedded)]
+pub(crate) type IaWalkFn =
+    unsafe extern "C" fn(inode: *mut bindings::inode, addons: *mut c_void, arg: *mut c_void);
+
 // `struct inode` embeds types bindgen leaves empty; only pointers to it
 // cross the boundary, so its FFI-safety by value does not matter.
 #[allow(improper_ctypes)]
@@ -167,3 +172,17 @@ extern "C" {
 
 /// Keeps `c_long` in use for the exported `ia_rust_*` functions' signatures.
 pub(crate) type CLong = c_long;
+
+// The embedded backend's helpers (`ia_glue.c`, `CONFIG_INODE_ADDONS` only).
+#[cfg(ia_backend_embedded)]
+#[allow(improper_ctypes)]
+extern "C" {
+    pub(crate) fn ia_addons_get(inode: *mut bindings::inode) -> *mut c_void;
+    pub(crate) fn ia_addons_alloc(inode: *mut bindings::inode, gfp: u32) -> *mut c_void;
+    pub(crate) fn ia_inode_closed(inode: *mut bindings::inode) -> bool;
+    pub(crate) fn ia_addons_fsnotify_mask(inode: *mut bindings::inode, a: *mut c_void) -> u32;
+    pub(crate) fn ia_addons_fsnotify_marks(a: *mut c_void) -> *mut c_void;
+    pub(crate) fn ia_create_lock();
+    pub(crate) fn ia_create_unlock();
+    pub(crate) fn ia_walk_inodes(fn_: Option<IaWalkFn>, arg: *mut c_void) -> c_int;
+}

@@ -17,6 +17,8 @@
 #include <linux/fsnotify_backend.h>
 #include <linux/kprobes.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/module.h>
 #include <linux/ptrace.h>
 #include <linux/rhashtable.h>
@@ -257,14 +259,29 @@ void ia_inode_unlock(struct inode *inode)
 	spin_unlock(&inode->i_lock);
 }
 
+/*
+ * The real fsnotify state of an inode.  With CONFIG_INODE_ADDONS the
+ * kernel's accessors find the fields wherever the series put them (the
+ * mask in the addons, or in struct inode with patch 0005).
+ */
 u32 ia_inode_fsnotify_mask(struct inode *inode)
 {
+#ifdef CONFIG_INODE_ADDONS
+	return fsnotify_inode_mask(inode);
+#else
 	return READ_ONCE(inode->i_fsnotify_mask);
+#endif
 }
 
 void *ia_inode_fsnotify_marks(struct inode *inode)
 {
+#ifdef CONFIG_INODE_ADDONS
+	struct inode_addons *a = inode_addons_get(inode);
+
+	return a ? rcu_access_pointer(a->i_fsnotify_marks) : NULL;
+#else
 	return rcu_access_pointer(inode->i_fsnotify_marks);
+#endif
 }
 
 unsigned long ia_inode_ino(struct inode *inode)
@@ -348,14 +365,26 @@ struct ia_proposed_addons {
 void ia_get_sizes(struct ia_sizes *s)
 {
 	s->inode_size = sizeof(struct inode);
+	s->ptr_size = sizeof(void *);
+#ifdef CONFIG_INODE_ADDONS
+	/*
+	 * The series is applied: struct inode keeps no fsnotify pointer (the
+	 * mask of patch 0005 fills a hole), and the addons are the kernel's.
+	 */
+	s->fsnotify_span = 0;
+	s->proposed_size = sizeof(struct inode_addons);
+	s->proposed_alloc = kmalloc_size_roundup(sizeof(struct inode_addons));
+	s->prototype_alloc = s->proposed_alloc;
+#else
 	s->fsnotify_span = offsetofend(struct inode, i_fsnotify_marks) -
 			   offsetof(struct inode, i_fsnotify_mask);
-	s->ptr_size = sizeof(void *);
 	s->proposed_size = sizeof(struct ia_proposed_addons);
 	s->proposed_alloc = kmalloc_size_roundup(sizeof(struct ia_proposed_addons));
 	s->prototype_alloc = kmalloc_size_roundup(sizeof(struct inode_addons));
+#endif
 }
 
+#ifndef CONFIG_INODE_ADDONS
 void ia_get_layout(struct ia_layout *l)
 {
 	l->size = sizeof(struct inode_addons);
@@ -368,6 +397,138 @@ void ia_get_layout(struct ia_layout *l)
 	l->off_rcu = offsetof(struct inode_addons, ia_rcu);
 	l->off_scratch = offsetof(struct inode_addons, ia_scratch);
 }
+#else /* CONFIG_INODE_ADDONS */
+
+/* ---- embedded backend: inode->i_addons ---------------------------------- */
+
+/*
+ * inode_addons_get(), with the placeholder the kernel installs on inodes
+ * being set up or torn down (a static object, not exported) reported as
+ * NULL: real addons always come from the inode_addons_cache slab.
+ */
+struct inode_addons *ia_addons_get(struct inode *inode)
+{
+	struct inode_addons *a = inode_addons_get(inode);
+
+	if (!a || !virt_addr_valid(a) || !folio_test_slab(virt_to_folio(a)))
+		return NULL;
+	return a;
+}
+
+struct inode_addons *ia_addons_alloc(struct inode *inode, gfp_t gfp)
+{
+	return inode_addons_alloc(inode, gfp);
+}
+
+/* Can @inode not take addons any more (being torn down)? */
+bool ia_inode_closed(struct inode *inode)
+{
+	if (READ_ONCE(inode->i_state) & (I_FREEING | I_WILL_FREE))
+		return true;
+	return inode_addons_get(inode) && !ia_addons_get(inode);
+}
+
+/* The mask as stored for an inode with addons @a. */
+u32 ia_addons_fsnotify_mask(struct inode *inode, struct inode_addons *a)
+{
+#ifdef IA_INLINE_MASK
+	return READ_ONCE(inode->i_fsnotify_mask);
+#else
+	return READ_ONCE(a->i_fsnotify_mask);
+#endif
+}
+
+void *ia_addons_fsnotify_marks(struct inode_addons *a)
+{
+	return rcu_access_pointer(a->i_fsnotify_marks);
+}
+
+/* Serialises the module's sleepable creators (ioctl). */
+static DEFINE_MUTEX(ia_create_mutex);
+
+void ia_create_lock(void)
+{
+	mutex_lock(&ia_create_mutex);
+}
+
+void ia_create_unlock(void)
+{
+	mutex_unlock(&ia_create_mutex);
+}
+
+struct ia_walk {
+	ia_walk_fn fn;
+	void *arg;
+};
+
+static void ia_walk_sb(struct super_block *sb, void *data)
+{
+	struct ia_walk *w = data;
+	struct inode *inode;
+	struct inode_addons *a;
+
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+		a = ia_addons_get(inode);
+		if (a)
+			w->fn(inode, a, w->arg);
+	}
+	spin_unlock(&sb->s_inode_list_lock);
+}
+
+#define IA_FS_LIST_MAX (2 * PAGE_SIZE)
+
+/*
+ * Calls @fn for every inode with addons on the s_inodes list of a super
+ * block, under that list's lock (@fn must not sleep).  iterate_supers() is
+ * not exported: the file system types are taken from /proc/filesystems and
+ * each one's super blocks walked with iterate_supers_type().  Inodes on no
+ * list (new_inode_pseudo(): sockets, pipes) are not seen.  Process context.
+ *
+ * Return: 0 or a negative errno.
+ */
+int ia_walk_inodes(ia_walk_fn fn, void *arg)
+{
+	struct ia_walk w = { .fn = fn, .arg = arg };
+	struct file_system_type *type;
+	char *buf, *line, *next, *name;
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+
+	buf = kmalloc(IA_FS_LIST_MAX, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	f = filp_open("/proc/filesystems", O_RDONLY, 0);
+	if (IS_ERR(f)) {
+		kfree(buf);
+		return PTR_ERR(f);
+	}
+	n = kernel_read(f, buf, IA_FS_LIST_MAX - 1, &pos);
+	fput(f);
+	if (n < 0) {
+		kfree(buf);
+		return n;
+	}
+	buf[n] = '\0';
+	for (line = buf; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		name = strrchr(line, '\t');
+		name = name ? name + 1 : line;
+		if (!*name)
+			continue;
+		type = get_fs_type(name);
+		if (!type)
+			continue;
+		iterate_supers_type(type, ia_walk_sb, &w);
+		module_put(type->owner);
+	}
+	kfree(buf);
+	return 0;
+}
+#endif /* CONFIG_INODE_ADDONS */
 
 /* ---- debugfs ------------------------------------------------------------ */
 
@@ -553,7 +714,7 @@ __bpf_kfunc u8 *bpf_inode_addons_scratch(struct inode *inode,
 					 const int rdwr_buf_size)
 {
 	if (rdwr_buf_size <= 0 ||
-	    rdwr_buf_size > sizeof_field(struct inode_addons, ia_scratch))
+	    rdwr_buf_size > IA_SCRATCH_BYTES)
 		return NULL;
 	return (u8 *)ia_rust_scratch(inode);
 }

@@ -28,9 +28,12 @@ struct fsnotify_mark_connector;
 struct bpf_local_storage;
 
 #define IA_SCRATCH_WORDS 4
+#define IA_SCRATCH_BYTES (IA_SCRATCH_WORDS * sizeof(__u64))
 
+#ifndef CONFIG_INODE_ADDONS
 /*
- * The per-inode addons object.  The first three fields are the proposal
+ * The per-inode addons object of the side-table backend; a kernel with
+ * CONFIG_INODE_ADDONS has its own (include/linux/fs.h).  The first three fields are the proposal
  * (Christian Brauner, Nov 2024); the rest is what the side-table prototype
  * needs.  Mirrored by `InodeAddons` in module/addons.rs.
  */
@@ -66,6 +69,7 @@ struct ia_layout {
 	__u32 off_rcu;
 	__u32 off_scratch;
 };
+#endif /* !CONFIG_INODE_ADDONS */
 
 /* Sizes the embedded-layout estimate is computed from. */
 struct ia_sizes {
@@ -149,7 +153,21 @@ unsigned long ia_shadow_lock(void);
 void ia_shadow_unlock(unsigned long flags);
 __s64 ia_count_inodes(void);
 void ia_get_sizes(struct ia_sizes *s);
+#ifndef CONFIG_INODE_ADDONS
 void ia_get_layout(struct ia_layout *l);
+#else
+/* The embedded backend: the kernel's inode->i_addons. */
+struct inode_addons *ia_addons_get(struct inode *inode);
+struct inode_addons *ia_addons_alloc(struct inode *inode, gfp_t gfp);
+bool ia_inode_closed(struct inode *inode);
+__u32 ia_addons_fsnotify_mask(struct inode *inode, struct inode_addons *a);
+void *ia_addons_fsnotify_marks(struct inode_addons *a);
+void ia_create_lock(void);
+void ia_create_unlock(void);
+typedef void (*ia_walk_fn)(struct inode *inode, struct inode_addons *a,
+			   void *arg);
+int ia_walk_inodes(ia_walk_fn fn, void *arg);
+#endif
 
 /* Control plane (debugfs, misc device) and kfuncs. */
 int ia_control_register(void);

@@ -24,7 +24,7 @@
 //! are serialised, see [`InodeAddons::sync_shadow`]).
 
 use crate::{
-    backend::{ActiveBackend, AllocCtx, Backend},
+    backend::{ActiveBackend, AddonsObject, AllocCtx, Backend},
     ffi,
     inode::InodeRef,
     kprobe::{Kretprobe, KretprobeHandler, Regs},
@@ -33,11 +33,36 @@ use crate::{
 use core::fmt;
 use kernel::{c_str, prelude::*, sync::Arc};
 
+/// The fsnotify state of an inode (real or shadowed).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FsnotifyShadow {
+    /// `i_fsnotify_mask`.
+    pub(crate) mask: u32,
+    /// `i_fsnotify_marks != NULL`.
+    pub(crate) has_marks: bool,
+}
+
+impl FsnotifyShadow {
+    /// Reads the real state of `inode` now.
+    pub(crate) fn of_inode(inode: &InodeRef) -> Self {
+        let (mask, marks) = inode.fsnotify_state();
+        Self {
+            mask,
+            has_marks: marks != 0,
+        }
+    }
+}
+
 /// In-flight instances per kretprobe: `fsnotify_put_mark()` may sleep.
 const MAXACTIVE: i32 = 256;
 
-/// The fsnotify probes.
+/// The fsnotify probes, if the backend needs them
+/// ([`Backend::SHADOW_PROBES`]).
 pub(crate) struct Shadow {
+    probes: Option<Probes>,
+}
+
+struct Probes {
     add_mark: Kretprobe<AttachHandler>,
     recalc: Kretprobe<RecalcHandler>,
     put_mark: Kretprobe<DetachHandler>,
@@ -131,8 +156,27 @@ impl KretprobeHandler for DetachHandler {
 }
 
 impl Shadow {
-    /// Registers the fsnotify probes.
+    /// Registers the fsnotify probes if the backend needs them.
     pub(crate) fn new(backend: &Arc<ActiveBackend>) -> Result<Self> {
+        let probes = if ActiveBackend::SHADOW_PROBES {
+            Some(Probes::new(backend)?)
+        } else {
+            None
+        };
+        Ok(Self { probes })
+    }
+
+    /// Writes the probes' stats.
+    pub(crate) fn write_stats(&self, w: &mut dyn fmt::Write) -> fmt::Result {
+        let missed = self.probes.as_ref().map_or(0, |p| {
+            p.add_mark.nmissed() + p.recalc.nmissed() + p.put_mark.nmissed()
+        });
+        writeln!(w, "fsnotify_kretprobes_missed: {missed}")
+    }
+}
+
+impl Probes {
+    fn new(backend: &Arc<ActiveBackend>) -> Result<Self> {
         let add_mark = Kretprobe::register(
             c_str!("fsnotify_add_mark_locked"),
             MAXACTIVE,
@@ -163,12 +207,6 @@ impl Shadow {
             put_mark,
         })
     }
-
-    /// Writes the probes' stats.
-    pub(crate) fn write_stats(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        let missed = self.add_mark.nmissed() + self.recalc.nmissed() + self.put_mark.nmissed();
-        writeln!(w, "fsnotify_kretprobes_missed: {missed}")
-    }
 }
 
 /// Result of a self-check.
@@ -182,8 +220,12 @@ pub(crate) struct SelfCheck {
 }
 
 /// Compares every shadow with the inode's real fsnotify fields.
+///
+/// With the embedded backend the "shadow" is read from the kernel's own
+/// fields through the addons (`i_fsnotify_marks` in `inode->i_addons`, the
+/// mask there or, with patch 0005, in the inode), the same fields the real
+/// state is read from: a mismatch there can only be a change in flight.
 pub(crate) fn selfcheck(backend: &ActiveBackend) -> Result<SelfCheck> {
-    use crate::addons::FsnotifyShadow;
     let mut r = SelfCheck {
         checked: 0,
         with_marks: 0,
@@ -195,7 +237,7 @@ pub(crate) fn selfcheck(backend: &ActiveBackend) -> Result<SelfCheck> {
         if real.has_marks {
             r.with_marks += 1;
         }
-        if a.shadow() != real {
+        if a.shadow(inode) != real {
             r.mismatches += 1;
             crate::stats::STATS.shadow_mismatches.inc();
         }
