@@ -115,8 +115,11 @@ impl Drop for InodeAddonsModule {
         rcu::barrier();
         let (allocated, freed) = (STATS.allocated.get(), STATS.freed.get());
         if !ActiveBackend::OWNS_OBJECTS {
-            // The kernel owns the addons and frees them with their inodes.
-            pr_info!("unloaded: {drained} inodes keep their addons, created {allocated}\n");
+            // The kernel owns the addons and frees them with their inodes:
+            // nothing drained, the inodes with addons keep them.
+            pr_info!(
+                "unloaded: drained 0 addons, allocated {allocated} freed {freed}, kept {drained} (owned by the kernel)\n"
+            );
             return;
         }
         pr_info!("unloaded: drained {drained} addons, allocated {allocated} freed {freed}\n");

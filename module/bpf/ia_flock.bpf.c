@@ -16,9 +16,18 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 
+/*
+ * i_fsnotify_mask is in struct inode on stock and, with patch 0005, on the
+ * addons-inline-mask kernel, and in struct inode_addons on the addons
+ * kernel (and in the stock module's own struct inode_addons): the program
+ * reads whichever exists (CO-RE field existence, the other access is dead
+ * code the verifier never sees).
+ */
 struct inode {
 	unsigned long i_ino;
+	__u32 i_fsnotify_mask;
 } __attribute__((preserve_access_index));
 
 struct file_lock {
@@ -54,6 +63,7 @@ int BPF_PROG(ia_flock, struct inode *inode, struct file_lock *fl, int ret)
 {
 	struct inode_addons___local *a;
 	__u64 *scratch;
+	__u32 mask;
 
 	a = bpf_inode_addons_get(inode);
 	if (!a) {
@@ -67,7 +77,11 @@ int BPF_PROG(ia_flock, struct inode *inode, struct file_lock *fl, int ret)
 		if (*scratch == 1)
 			bump(2, 1);	/* distinct inodes */
 	}
-	if (a->i_fsnotify_mask == bpf_inode_addons_shadow_mask(inode))
+	if (bpf_core_field_exists(a->i_fsnotify_mask))
+		mask = a->i_fsnotify_mask;
+	else
+		mask = inode->i_fsnotify_mask;
+	if (mask == bpf_inode_addons_shadow_mask(inode))
 		bump(3, 1);	/* field read == kfunc read */
 	return 0;
 }

@@ -105,6 +105,38 @@ pub fn stats() -> HashMap<String, i64> {
         .collect()
 }
 
+/// The backend the loaded module reports (`backend:` in stats).
+pub fn backend() -> String {
+    let text = fs::read_to_string(format!("{DEBUGFS}/stats")).expect("read stats");
+    text.lines()
+        .find_map(|l| l.strip_prefix("backend: "))
+        .expect("no backend in stats")
+        .trim()
+        .to_owned()
+}
+
+/// Whether the loaded module uses the kernel's `i_addons` (a kernel with
+/// the inode_addons series) rather than the side table.
+pub fn embedded() -> bool {
+    backend().starts_with("embedded")
+}
+
+/// The embedded backend's unload report: how many inodes kept their
+/// (kernel-owned) addons.
+pub fn unload_kept(mark: usize) -> u64 {
+    let lines = crate::dmesg_since(mark);
+    let line = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("inode_addons: unloaded:"))
+        .unwrap_or_else(|| panic!("no unload report in {lines:?}"));
+    let rest = &line[line
+        .find("kept ")
+        .unwrap_or_else(|| panic!("kept in {line}"))
+        + 5..];
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
 /// One counter.
 pub fn stat(name: &str) -> i64 {
     *stats()
@@ -296,5 +328,12 @@ pub fn unload_report(mark: usize) -> (u64, u64, u64) {
         let rest = &line[line.find(k).unwrap_or_else(|| panic!("{k} in {line}")) + k.len()..];
         rest.split_whitespace().next().unwrap().parse().unwrap()
     };
-    (num("drained "), num("allocated "), num("freed "))
+    let freed = line[line.find("freed ").unwrap() + 6..]
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (num("drained "), num("allocated "), freed)
 }

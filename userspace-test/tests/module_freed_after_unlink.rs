@@ -3,6 +3,10 @@
 //! Addons go with their inode: unlinking the file and evicting the inode
 //! (drop_caches) removes the entry at __destroy_inode() and frees it after
 //! a grace period.
+//!
+//! Embedded backend: the kernel frees the addons in __destroy_inode(); the
+//! module has no destroy probe (`removed_at_destroy`) and frees nothing, so
+//! only the user-facing part (`inodes_with_addons` drops by 20) is asserted.
 
 use std::fs;
 use userspace_test::addons::{stat, Dev, Mount};
@@ -25,7 +29,10 @@ fn addons_freed_after_unlink_and_eviction() {
     }
     drop_caches();
     assert_eq!(stat("inodes_with_addons"), with - 20);
-    assert!(stat("removed_at_destroy") >= removed + 20);
+    let embedded = userspace_test::addons::embedded();
+    if !embedded {
+        assert!(stat("removed_at_destroy") >= removed + 20);
+    }
     // Freed once the grace period ended: unloading waits for it
     // (rcu_barrier) and reports the balance.
     drop(dev);
@@ -33,5 +40,7 @@ fn addons_freed_after_unlink_and_eviction() {
     let mark = userspace_test::dmesg_mark();
     m.unload().expect("rmmod");
     let (_, allocated, freed) = userspace_test::addons::unload_report(mark);
-    assert_eq!(allocated, freed);
+    if !embedded {
+        assert_eq!(allocated, freed);
+    }
 }
