@@ -41,7 +41,6 @@ log "$(wc -l <"$BINS") test binaries"
 passed=0 failed=0
 declare -a failures=()
 RESULTS="$BUILD/test-results"
-rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
 
 for flavor in $TEST_FLAVORS; do
@@ -59,6 +58,7 @@ for flavor in $TEST_FLAVORS; do
 		continue
 	fi
 	out="$RESULTS/$flavor-$VARIANT"
+	rm -rf "$out"
 	mkdir -p "$out"
 	KDIR="$(kdir "$flavor" "$VARIANT")"
 	set +e
@@ -97,12 +97,14 @@ for flavor in $TEST_FLAVORS; do
 done
 
 # The verifier verdicts, program x flavor (written by tests/bpf_verdicts.rs).
-if compgen -G "$RESULTS/*/bpf-verdicts.tsv" >/dev/null; then
+if compgen -G "$RESULTS/*-$VARIANT/bpf-verdicts.tsv" >/dev/null; then
 	python3 - "$RESULTS" "$TEST_FLAVORS" >"$RESULTS/bpf-verdicts.md" <<'PY'
 import glob, os, sys, subprocess
 res, flavors = sys.argv[1], sys.argv[2].split()
 cells = {}
 for f in glob.glob(os.path.join(res, "*", "bpf-verdicts.tsv")):
+    if os.path.basename(os.path.dirname(f)).rsplit("-", 1)[0] not in flavors:
+        continue
     for line in open(f):
         prog, flavor, cell = line.rstrip("\n").split("\t", 2)
         cells[(prog, flavor)] = cell
