@@ -10,6 +10,11 @@
 source "$(dirname "$0")/lib.sh"
 
 VARIANT="${TEST_VARIANT:-debug}"
+# TEST_BUDGET_SECS bounds the whole run (CI has 90 minutes): each guest gets at
+# most what is left, and a flavor that cannot start in time is reported as a
+# failure, not silently dropped.
+BUDGET="${TEST_BUDGET_SECS:-0}"
+remaining() { echo $((BUDGET - ($(date +%s) - T0))); }
 if [[ -z "${TEST_FLAVORS:-}" ]]; then
 	TEST_FLAVORS=stock
 	for f in $(flavors); do
@@ -44,6 +49,11 @@ RESULTS="$BUILD/test-results"
 mkdir -p "$RESULTS"
 
 for flavor in $TEST_FLAVORS; do
+	if ((BUDGET > 0 && $(remaining) < 600)); then
+		failures+=("$flavor: not run, test time budget (${BUDGET}s) exhausted")
+		failed=$((failed + 1))
+		continue
+	fi
 	# TEST_NO_KERNEL_BUILD=1 uses the kernel as it is built (for quick
 	# iterations while another build holds the lock).
 	[[ -n "${TEST_NO_KERNEL_BUILD:-}" ]] || "$ROOT/tools/kernel.sh" "$flavor" "$VARIANT"
@@ -61,8 +71,13 @@ for flavor in $TEST_FLAVORS; do
 	rm -rf "$out"
 	mkdir -p "$out"
 	KDIR="$(kdir "$flavor" "$VARIANT")"
+	tmo="${TEST_TIMEOUT:-2400}"
+	if ((BUDGET > 0)); then
+		left=$(($(remaining) - 120))
+		((left < tmo)) && tmo=$left
+	fi
 	set +e
-	VM_OUT="$out" "$ROOT/tools/vm-run.sh" "$flavor" "$VARIANT" --timeout "${TEST_TIMEOUT:-2400}" -- \
+	VM_OUT="$out" "$ROOT/tools/vm-run.sh" "$flavor" "$VARIANT" --timeout "$tmo" -- \
 		env FLAVOR="$flavor" VARIANT="$VARIANT" KDIR="$KDIR" \
 		INODE_ADDONS_KO="$KDIR/ext/module/inode_addons.ko" \
 		BPFTOOL="$BUILD/tools/bpftool/bpftool" \
