@@ -10,11 +10,11 @@
 source "$(dirname "$0")/lib.sh"
 
 VARIANT="${TEST_VARIANT:-debug}"
-# TEST_BUDGET_SECS bounds the whole run (CI has 90 minutes): each guest gets at
-# most what is left, and a flavor that cannot start in time is reported as a
-# failure, not silently dropped.
-BUDGET="${TEST_BUDGET_SECS:-0}"
-remaining() { echo $((BUDGET - ($(date +%s) - T0))); }
+# TEST_DEADLINE (epoch seconds) bounds the whole run (CI has 90 minutes): each
+# guest gets at most what is left, and a flavor that cannot start in time is
+# reported as a failure, not silently dropped.
+DEADLINE="${TEST_DEADLINE:-0}"
+remaining() { echo $((DEADLINE - $(date +%s))); }
 if [[ -z "${TEST_FLAVORS:-}" ]]; then
 	TEST_FLAVORS=stock
 	for f in $(flavors); do
@@ -49,8 +49,8 @@ RESULTS="$BUILD/test-results"
 mkdir -p "$RESULTS"
 
 for flavor in $TEST_FLAVORS; do
-	if ((BUDGET > 0 && $(remaining) < 600)); then
-		failures+=("$flavor: not run, test time budget (${BUDGET}s) exhausted")
+	if ((DEADLINE > 0 && $(remaining) < 600)); then
+		failures+=("$flavor: not run, the test deadline (TEST_DEADLINE) is too close")
 		failed=$((failed + 1))
 		continue
 	fi
@@ -72,7 +72,7 @@ for flavor in $TEST_FLAVORS; do
 	mkdir -p "$out"
 	KDIR="$(kdir "$flavor" "$VARIANT")"
 	tmo="${TEST_TIMEOUT:-2400}"
-	if ((BUDGET > 0)); then
+	if ((DEADLINE > 0)); then
 		left=$(($(remaining) - 120))
 		((left < tmo)) && tmo=$left
 	fi
