@@ -6,7 +6,8 @@
 #
 # TEST_FLAVORS (default: stock + every flavor with a non-empty series) and
 # TEST_VARIANT (default: debug) select what is tested.  Extra arguments are
-# passed to every test binary (a libtest name filter, e.g. `cargo make test module_`).
+# passed to every test binary (a libtest filter on test function names);
+# TEST_ONLY=REGEX selects test binaries by file name (e.g. TEST_ONLY='module_.*').
 source "$(dirname "$0")/lib.sh"
 
 VARIANT="${TEST_VARIANT:-debug}"
@@ -26,7 +27,7 @@ log "testing flavors: $TEST_FLAVORS ($VARIANT)"
 
 # 1. Host side: the test binaries (one per tests/*.rs file).
 TARGET="$BUILD/userspace-test-target"
-BINS="$BUILD/test-bins.txt"
+BINS="$(mktemp "$BUILD/test-bins.XXXXXX")"  # per run: concurrent runs must not share it
 run_logged "building userspace-test" "$BUILD/logs/userspace-test-build.log" \
 	cargo test --manifest-path "$ROOT/userspace-test/Cargo.toml" --target-dir "$TARGET" \
 	--no-run --tests --message-format=json-render-diagnostics
@@ -40,7 +41,12 @@ for line in open(sys.argv[1]):
             m["target"]["kind"] == ["test"]:
         print(m["target"]["name"], m["executable"])
 PY
-[[ -s "$BINS" ]] || die "no test binaries built"
+# TEST_ONLY=REGEX keeps the test binaries (tests/*.rs files) whose name matches.
+if [[ -n "${TEST_ONLY:-}" ]]; then
+	grep -E "^(${TEST_ONLY}) " "$BINS" >"$BINS.only" || true
+	mv "$BINS.only" "$BINS"
+fi
+[[ -s "$BINS" ]] || die "no test binaries built (or none matches TEST_ONLY)"
 log "$(wc -l <"$BINS") test binaries"
 
 passed=0 failed=0
