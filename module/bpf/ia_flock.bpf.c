@@ -5,8 +5,8 @@
  * use (the way a BPF inode-storage user would), and checks the shadowed
  * fsnotify mask read through the returned pointer against the kfunc.
  *
- * tp_btf (not fentry) because its arguments are trusted pointers, which
- * the kfuncs require (KF_TRUSTED_ARGS).  No vmlinux.h: the program only
+ * tp_btf: flock_lock_inode hands over the inode directly (fentry programs
+ * can call the kfuncs too, see bpf-progs/count_open_kfunc.bpf.c).  No vmlinux.h: the program only
  * passes kernel pointers through, so minimal CO-RE definitions do (and the
  * compile stays fast under TCG).  They must be structs, not forward
  * declarations: libbpf checks kfunc prototypes by kind.
