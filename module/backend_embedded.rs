@@ -225,6 +225,18 @@ unsafe extern "C" fn walk_cb<F: FnMut(&EmbeddedAddons, &InodeRef)>(
     f(a, &inode);
 }
 
+/// Walks every inode with addons, calling `f` for each.
+///
+/// `walk_cb` is instantiated with the closure's own type `F`, so the `arg`
+/// it gets back is exactly the `*mut F` passed here.
+fn walk<F: FnMut(&EmbeddedAddons, &InodeRef)>(f: &mut F) -> Result {
+    // SAFETY: `walk_cb::<F>` casts `arg` back to `*mut F`, which is what is
+    // passed, and `f` outlives the call.
+    kernel::error::to_result(unsafe {
+        ffi::ia_walk_inodes(Some(walk_cb::<F>), (f as *mut F).cast::<c_void>())
+    })
+}
+
 impl Backend for EmbeddedBackend {
     type Addons = EmbeddedAddons;
     #[cfg(not(ia_inline_mask))]
@@ -281,14 +293,7 @@ impl Backend for EmbeddedBackend {
     }
 
     fn for_each(&self, mut f: impl FnMut(&EmbeddedAddons, &InodeRef)) -> Result {
-        let f = &mut f;
-        // SAFETY: `walk_cb` gets `f` back as `arg`, which outlives the call.
-        kernel::error::to_result(unsafe {
-            ffi::ia_walk_inodes(
-                Some(walk_cb::<&mut dyn FnMut(&EmbeddedAddons, &InodeRef)>),
-                core::ptr::addr_of_mut!(*f).cast::<c_void>(),
-            )
-        })
+        walk(&mut f)
     }
 
     fn len(&self) -> usize {

@@ -478,20 +478,20 @@ static void ia_walk_sb(struct super_block *sb, void *data)
 
 #define IA_FS_LIST_MAX (2 * PAGE_SIZE)
 
+/* File system type names, NUL-separated, read once at load. */
+static char *ia_fs_names;
+static size_t ia_fs_names_len;
+
 /*
- * Calls @fn for every inode with addons on the s_inodes list of a super
- * block, under that list's lock (@fn must not sleep).  iterate_supers() is
- * not exported: the file system types are taken from /proc/filesystems and
- * each one's super blocks walked with iterate_supers_type().  Inodes on no
- * list (new_inode_pseudo(): sockets, pipes) are not seen.  Process context.
- *
- * Return: 0 or a negative errno.
+ * iterate_supers() is not exported: the file system types are taken from
+ * /proc/filesystems, once at load (reading it from inside a seq_file read,
+ * such as the stats file, would nest two seq_file locks of one class), and
+ * each one's super blocks are walked with iterate_supers_type().  Types
+ * registered after the load are not walked.
  */
-int ia_walk_inodes(ia_walk_fn fn, void *arg)
+static int ia_walk_prepare(void)
 {
-	struct ia_walk w = { .fn = fn, .arg = arg };
-	struct file_system_type *type;
-	char *buf, *line, *next, *name;
+	char *buf, *line, *next, *name, *out;
 	struct file *f;
 	loff_t pos = 0;
 	ssize_t n;
@@ -511,6 +511,8 @@ int ia_walk_inodes(ia_walk_fn fn, void *arg)
 		return n;
 	}
 	buf[n] = '\0';
+	/* Compact "nodev\tname\n" lines into "name\0name\0..." in place. */
+	out = buf;
 	for (line = buf; line && *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
@@ -519,13 +521,37 @@ int ia_walk_inodes(ia_walk_fn fn, void *arg)
 		name = name ? name + 1 : line;
 		if (!*name)
 			continue;
+		memmove(out, name, strlen(name) + 1);
+		out += strlen(out) + 1;
+	}
+	ia_fs_names = buf;
+	ia_fs_names_len = out - buf;
+	return 0;
+}
+
+/*
+ * Calls @fn for every inode with addons on the s_inodes list of a super
+ * block, under that list's lock (@fn must not sleep).  Inodes on no list
+ * (new_inode_pseudo(): sockets, pipes) are not seen.  Process context.
+ *
+ * Return: 0 or a negative errno.
+ */
+int ia_walk_inodes(ia_walk_fn fn, void *arg)
+{
+	struct ia_walk w = { .fn = fn, .arg = arg };
+	struct file_system_type *type;
+	const char *name;
+
+	if (!ia_fs_names)
+		return -ENOENT;
+	for (name = ia_fs_names; name < ia_fs_names + ia_fs_names_len;
+	     name += strlen(name) + 1) {
 		type = get_fs_type(name);
 		if (!type)
 			continue;
 		iterate_supers_type(type, ia_walk_sb, &w);
 		module_put(type->owner);
 	}
-	kfree(buf);
 	return 0;
 }
 #endif /* CONFIG_INODE_ADDONS */
@@ -643,9 +669,19 @@ int ia_control_register(void)
 {
 	int err;
 
-	err = misc_register(&ia_miscdev);
+#ifdef CONFIG_INODE_ADDONS
+	err = ia_walk_prepare();
 	if (err)
 		return err;
+#endif
+	err = misc_register(&ia_miscdev);
+	if (err) {
+#ifdef CONFIG_INODE_ADDONS
+		kfree(ia_fs_names);
+		ia_fs_names = NULL;
+#endif
+		return err;
+	}
 	ia_debugfs_dir = debugfs_create_dir("inode_addons", NULL);
 	debugfs_create_file("stats", 0400, ia_debugfs_dir, NULL, &ia_stats_fops);
 	debugfs_create_file("selfcheck", 0400, ia_debugfs_dir, NULL,
@@ -660,6 +696,10 @@ void ia_control_unregister(void)
 {
 	debugfs_remove(ia_debugfs_dir);
 	misc_deregister(&ia_miscdev);
+#ifdef CONFIG_INODE_ADDONS
+	kfree(ia_fs_names);
+	ia_fs_names = NULL;
+#endif
 }
 
 /* ---- kfuncs ------------------------------------------------------------- */
