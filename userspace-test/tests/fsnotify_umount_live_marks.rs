@@ -21,8 +21,8 @@ fn umount_with_live_marks() {
         fs::write(f, "x").unwrap();
     }
     let ino = Inotify::new();
-    let mut wds: Vec<i32> = files.iter().map(|f| ino.add(f, libc::IN_MODIFY)).collect();
-    wds.push(ino.add(&sub, libc::IN_CREATE));
+    let wds: Vec<i32> = files.iter().map(|f| ino.add(f, libc::IN_MODIFY)).collect();
+    let dir_wd = ino.add(&sub, libc::IN_CREATE);
     let fan = Fanotify::new();
     fan.mark(&files[0], 0, libc::FAN_MODIFY | libc::FAN_CLOSE_WRITE);
 
@@ -31,9 +31,19 @@ fn umount_with_live_marks() {
     m.umount();
     drop(fan);
     let ev = ino.events();
+    let of = |wd: i32| -> Vec<u32> { ev.iter().filter(|e| e.wd == wd).map(|e| e.mask).collect() };
     for wd in &wds {
-        let got: Vec<u32> = ev.iter().filter(|e| e.wd == *wd).map(|e| e.mask).collect();
-        assert_eq!(got, [libc::IN_UNMOUNT, libc::IN_IGNORED], "wd {wd}");
+        assert_eq!(
+            of(*wd),
+            [libc::IN_UNMOUNT, libc::IN_IGNORED],
+            "file wd {wd}"
+        );
     }
-    assert_eq!(ev.len(), 2 * wds.len(), "{ev:?}");
+    // A directory's IN_UNMOUNT carries IN_ISDIR.
+    assert_eq!(
+        of(dir_wd),
+        [libc::IN_UNMOUNT | libc::IN_ISDIR, libc::IN_IGNORED],
+        "directory wd"
+    );
+    assert_eq!(ev.len(), 2 * (wds.len() + 1), "{ev:?}");
 }
