@@ -233,6 +233,16 @@ impl Default for Fanotify {
     }
 }
 
+/// `struct f_owner_ex` (linux/fcntl.h).
+#[repr(C)]
+struct FOwnerEx {
+    type_: libc::c_int,
+    pid: libc::pid_t,
+}
+/// `F_SETOWN_EX`.
+const F_SETOWN_EX: libc::c_int = 15;
+/// `F_OWNER_TID`: signals go to one thread.
+const F_OWNER_TID: libc::c_int = 0;
 /// `F_SETSIG` (linux/fcntl.h).
 const F_SETSIG: libc::c_int = 10;
 /// `DN_MULTISHOT`: keep the watch after the first event.
@@ -260,9 +270,9 @@ impl Dnotify {
     pub fn new(dir: &Path, mask: u32) -> Dnotify {
         let sig = libc::SIGRTMIN() + 1;
         // SAFETY: sigset manipulation on a local, then masking the signal
-        // in this thread (dnotify signals the owner process: the test
-        // thread collects it with sigtimedwait, other threads keep it
-        // blocked because the harness runs tests with one thread).
+        // in this thread.  The signal is directed at this thread below
+        // (F_SETOWN_EX), so it stays pending here until `take()` collects
+        // it; no other thread of the test process ever sees it.
         unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
@@ -286,6 +296,15 @@ impl Dnotify {
             check(
                 libc::fcntl(fd, libc::F_NOTIFY, (mask | DN_MULTISHOT) as libc::c_int),
                 "F_NOTIFY",
+            );
+            // F_NOTIFY makes the process the owner; make it this thread.
+            let owner = FOwnerEx {
+                type_: F_OWNER_TID,
+                pid: libc::gettid(),
+            };
+            check(
+                libc::fcntl(fd, F_SETOWN_EX, &owner as *const FOwnerEx),
+                "F_SETOWN_EX",
             );
         }
         Dnotify { dir: dir_fd, sig }
