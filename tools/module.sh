@@ -15,8 +15,19 @@ KDIR="$(kdir "$FLAVOR" "$VARIANT")"
 MAKE=(make -C "$KDIR" LLVM=1 CC="ccache clang" -j"$JOBS")
 
 if [[ "${3:-}" == rust-analyzer ]]; then
-	"${MAKE[@]}" M="$ROOT/module" rust-analyzer
-	log "wrote module/rust-project.json"
+	# 6.12's `make M=... rust-analyzer` fails with an O= build tree (it
+	# looks for rust/Makefile in the object tree), so run the generator
+	# it would run, with the same arguments.
+	SRC="$(ksrc "$FLAVOR")"
+	sysroot="$(rustc --print sysroot)"
+	# core's edition, as rust/Makefile picks it: 2024 from rustc 1.87 on.
+	ver="$(rustc --version | awk '{print $2}')"
+	edition=2021
+	[[ "$(printf '%s\n' 1.87.0 "$ver" | sort -V | head -n1)" == 1.87.0 ]] && edition=2024
+	python3 "$SRC/scripts/generate_rust_analyzer.py" --cfgs='core=--cfg no_fp_fmt_parse' "$edition" \
+		"$SRC" "$KDIR" "$sysroot" "$sysroot/lib/rustlib/src/rust/library" "$ROOT/module" \
+		>"$ROOT/module/rust-project.json"
+	log "wrote module/rust-project.json ($(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["crates"]))' "$ROOT/module/rust-project.json") crates)"
 	exit 0
 fi
 
