@@ -88,16 +88,8 @@ impl Inotify {
     /// Every event queued now (none queued: empty).
     pub fn events(&self) -> Vec<InEvent> {
         let mut out = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            // SAFETY: `buf` is valid for writes of its length.
-            let n = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "read inotify: {e}");
-                return out;
-            }
-            let n = n as usize;
+        read_queued(self.0.as_raw_fd(), "inotify", |buf| {
+            let n = buf.len();
             let mut off = 0;
             let hdr = std::mem::size_of::<libc::inotify_event>();
             while off + hdr <= n {
@@ -117,7 +109,24 @@ impl Inotify {
                 });
                 off += hdr + ev.len as usize;
             }
+        });
+        out
+    }
+}
+
+/// Reads everything queued on the non-blocking notification fd `fd`,
+/// handing each read's bytes to `parse`, until the queue is empty.
+fn read_queued(fd: RawFd, what: &str, mut parse: impl FnMut(&[u8])) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        // SAFETY: `buf` is valid for writes of its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "read {what}: {e}");
+            return;
         }
+        parse(&buf[..n as usize]);
     }
 }
 
@@ -179,16 +188,8 @@ impl Fanotify {
     /// Every event queued now.
     pub fn events(&self) -> Vec<FanEvent> {
         let mut out = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            // SAFETY: `buf` is valid for writes of its length.
-            let n = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "read fanotify: {e}");
-                return out;
-            }
-            let n = n as usize;
+        read_queued(self.0.as_raw_fd(), "fanotify", |buf| {
+            let n = buf.len();
             let mut off = 0;
             let meta_len = std::mem::size_of::<libc::fanotify_event_metadata>();
             while off + meta_len <= n {
@@ -223,7 +224,8 @@ impl Fanotify {
                 out.push(FanEvent { mask: m.mask, name });
                 off = end;
             }
-        }
+        });
+        out
     }
 }
 
