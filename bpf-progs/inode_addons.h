@@ -16,15 +16,16 @@ extern u32 bpf_inode_addons_shadow_mask(struct inode *inode) __ksym;
 extern u8 *bpf_inode_addons_scratch(struct inode *inode, const int rdwr_buf_size) __ksym;
 
 /*
- * file->f_inode, with struct inode complete in the program's BTF: libbpf
- * (1.5) refuses to match a kfunc prototype whose struct inode is only a
- * forward declaration there, which is what clang emits when the program
- * never touches a field of it.  The CO-RE size relocation forces the full
- * type without reading anything.
+ * file->f_inode, with struct inode and struct inode_addons complete in the
+ * program's BTF: libbpf (1.5) refuses to match a kfunc prototype that
+ * mentions a struct the program only has as a forward declaration, which is
+ * what clang emits when the program never touches a field of it.  CO-RE
+ * size relocations force the full types without reading anything.
  */
 static __always_inline struct inode *file_inode_of(struct file *file)
 {
 	asm volatile("" : : "r"(bpf_core_type_size(struct inode)));
+	asm volatile("" : : "r"(bpf_core_type_size(struct inode_addons)));
 	return file->f_inode;
 }
 

@@ -7,7 +7,7 @@ int BPF_PROG(reject_kfunc_null, struct file *file)
 {
 	struct inode_addons *a = bpf_inode_addons_get(file_inode_of(file));
 
-	return a->i_fsnotify_mask;
+	return a->i_fsnotify_marks != 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";
