@@ -119,24 +119,7 @@ done
 
 # The verifier verdicts, program x flavor (written by tests/bpf_verdicts.rs).
 if compgen -G "$RESULTS/*-$VARIANT/bpf-verdicts.tsv" >/dev/null; then
-	python3 - "$RESULTS" "$TEST_FLAVORS" >"$RESULTS/bpf-verdicts.md" <<'PY'
-import glob, os, sys, subprocess
-res, flavors = sys.argv[1], sys.argv[2].split()
-cells = {}
-for f in glob.glob(os.path.join(res, "*", "bpf-verdicts.tsv")):
-    if os.path.basename(os.path.dirname(f)).rsplit("-", 1)[0] not in flavors:
-        continue
-    for line in open(f):
-        prog, flavor, cell = line.rstrip("\n").split("\t", 2)
-        cells[(prog, flavor)] = cell
-rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-print("# BPF verifier verdicts: program x flavor\n")
-print(f"Produced by `cargo make test` (tests/bpf_verdicts.rs) at {rev}, debug variants.\n")
-print("| program | " + " | ".join(flavors) + " |")
-print("|---|" + "---|" * len(flavors))
-for prog in sorted({p for p, _ in cells}):
-    print(f"| `{prog}` | " + " | ".join(cells.get((prog, f), "not run") for f in flavors) + " |")
-PY
+	python3 "$ROOT/tools/bpf-verdicts.py" "$RESULTS" "$VARIANT" "$TEST_FLAVORS" >"$RESULTS/bpf-verdicts.md"
 	# Keep the table in docs/ when run by a developer (CI leaves the tree alone).
 	[[ "${CI:-}" == true ]] || cp "$RESULTS/bpf-verdicts.md" "$ROOT/docs/bpf-verdicts.md"
 fi

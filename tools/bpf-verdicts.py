@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""The verifier verdict table, program x flavor, from tests/bpf_verdicts.rs's
+build/test-results/<flavor>-<variant>/bpf-verdicts.tsv files.
+
+Usage: bpf-verdicts.py RESULTS_DIR VARIANT "FLAVOR..."
+"""
+import glob, os, sys, subprocess
+res, variant, flavors = sys.argv[1], sys.argv[2], sys.argv[3].split()
+cells = {}
+for f in glob.glob(os.path.join(res, "*", "bpf-verdicts.tsv")):
+    d = os.path.basename(os.path.dirname(f))
+    if not d.endswith("-" + variant) or d[: -len(variant) - 1] not in flavors:
+        continue
+    for line in open(f):
+        prog, flavor, cell = line.rstrip("\n").split("\t", 2)
+        cells[(prog, flavor)] = cell
+rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+print("# BPF verifier verdicts: program x flavor\n")
+print(f"Produced by `cargo make test` (tests/bpf_verdicts.rs) at {rev}, {variant} variants.\n")
+print("| program | " + " | ".join(flavors) + " |")
+print("|---|" + "---|" * len(flavors))
+for prog in sorted({p for p, _ in cells}):
+    print(f"| `{prog}` | " + " | ".join(cells.get((prog, f), "not run") for f in flavors) + " |")
