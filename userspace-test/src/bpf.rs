@@ -15,6 +15,19 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Output;
 
+/// Mounts bpffs on /sys/fs/bpf unless it is there: pinned programs and
+/// links live there (bpftool mounts it for `prog load`, not for `loadall`).
+pub fn ensure_bpffs() {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").expect("/proc/self/mounts");
+    if mounts
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf") && l.contains(" bpf "))
+    {
+        return;
+    }
+    crate::run_ok("mount", &["-t", "bpf", "bpf", "/sys/fs/bpf"]);
+}
+
 /// Directory of the compiled BPF objects for this flavor.
 pub fn obj(name: &str) -> PathBuf {
     PathBuf::from(format!("{}/bpf/{name}.bpf.o", env("KDIR")))
@@ -28,6 +41,7 @@ pub fn bpftool_run(args: &[&str]) -> Output {
 /// The verifier's answer for one object: `Ok(())` when loaded, or the
 /// loader's log (libbpf prints the verifier log on failure).
 pub fn try_load(name: &str) -> Result<(), String> {
+    ensure_bpffs();
     let pin = format!("/sys/fs/bpf/ia_verdict_{name}");
     let o = obj(name);
     let out = bpftool_run(&["prog", "load", o.to_str().unwrap(), &pin]);
@@ -68,6 +82,7 @@ fn json(args: &[&str]) -> Value {
 impl Attached {
     /// Loads and attaches every program of `name` (one program per object).
     pub fn load(name: &str) -> Result<Attached, String> {
+        ensure_bpffs();
         let dir = format!("/sys/fs/bpf/ia_{name}");
         let o = obj(name);
         let out = bpftool_run(&["prog", "loadall", o.to_str().unwrap(), &dir, "autoattach"]);
