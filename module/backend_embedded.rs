@@ -177,10 +177,15 @@ impl EmbeddedBackend {
         ctx: AllocCtx,
         f: impl FnOnce(&EmbeddedAddons, bool) -> R,
     ) -> Result<R> {
-        let guard = RcuGuard::new();
-        if let Some(a) = self.get(inode, &guard) {
-            return Ok(f(a, false));
+        {
+            let guard = RcuGuard::new();
+            if let Some(a) = self.get(inode, &guard) {
+                return Ok(f(a, false));
+            }
         }
+        // No RCU read-side section from here on: a `Sleepable` allocation
+        // may sleep.  What `inode_addons_alloc()` returns lives as long as
+        // the inode, which the caller keeps alive.
         let gfp = match ctx {
             AllocCtx::Sleepable => bindings::GFP_KERNEL,
             AllocCtx::Atomic | AllocCtx::Bpf => bindings::GFP_ATOMIC | bindings::__GFP_NOWARN,

@@ -167,6 +167,8 @@ extern "C" {
 
     pub(crate) fn ia_control_register() -> c_int;
     pub(crate) fn ia_control_unregister();
+    /// Frees what `ia_walk_inodes()` needs (after the last walk).
+    pub(crate) fn ia_walk_release();
     pub(crate) fn ia_kfuncs_register() -> c_int;
 }
 

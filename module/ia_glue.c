@@ -676,10 +676,7 @@ int ia_control_register(void)
 #endif
 	err = misc_register(&ia_miscdev);
 	if (err) {
-#ifdef CONFIG_INODE_ADDONS
-		kfree(ia_fs_names);
-		ia_fs_names = NULL;
-#endif
+		ia_walk_release();
 		return err;
 	}
 	ia_debugfs_dir = debugfs_create_dir("inode_addons", NULL);
@@ -696,6 +693,14 @@ void ia_control_unregister(void)
 {
 	debugfs_remove(ia_debugfs_dir);
 	misc_deregister(&ia_miscdev);
+}
+
+/*
+ * Frees what ia_walk_inodes() needs.  Separate from ia_control_unregister():
+ * the unload path still walks the inodes after the control plane is gone.
+ */
+void ia_walk_release(void)
+{
 #ifdef CONFIG_INODE_ADDONS
 	kfree(ia_fs_names);
 	ia_fs_names = NULL;

@@ -172,6 +172,7 @@ int ia_walk_inodes(ia_walk_fn fn, void *arg);
 /* Control plane (debugfs, misc device) and kfuncs. */
 int ia_control_register(void);
 void ia_control_unregister(void);
+void ia_walk_release(void);
 int ia_kfuncs_register(void);
 
 /* Implemented in Rust. */

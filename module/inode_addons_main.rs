@@ -68,8 +68,11 @@ fn publish(active: &Active) -> Result {
     }
     // SAFETY: no precondition; kfunc sets go away with the module's BTF.
     if let Err(e) = to_result(unsafe { ffi::ia_kfuncs_register() }) {
-        // SAFETY: registered above.
-        unsafe { ffi::ia_control_unregister() };
+        // SAFETY: registered above; no walk runs any more.
+        unsafe {
+            ffi::ia_control_unregister();
+            ffi::ia_walk_release();
+        }
         control::unpublish();
         return Err(e);
     }
@@ -108,6 +111,8 @@ impl Drop for InodeAddonsModule {
         unsafe { ffi::ia_control_unregister() };
         control::unpublish();
         let drained = self.active.as_ref().map_or(0, |a| a.backend.len());
+        // SAFETY: that was the last inode walk.
+        unsafe { ffi::ia_walk_release() };
         // Unregisters the probes (waiting for running handlers), then frees
         // the table and every entry still in it.
         drop(self.active.take());

@@ -20,10 +20,14 @@ fn untouched_inodes_get_no_addons() {
         fs::read(p).unwrap();
         fs::metadata(p).unwrap();
     }
-    assert!(
-        stat("inode_inits") >= inits + 100,
-        "probe missed inode inits"
-    );
+    // The side table sees inode allocation through its probe; the
+    // embedded backend has no probes (the kernel ties addons to inodes).
+    if !userspace_test::addons::embedded() {
+        assert!(
+            stat("inode_inits") >= inits + 100,
+            "probe missed inode inits"
+        );
+    }
     for p in &paths {
         let q = dev.query_path(p, false).expect("query");
         assert_eq!(q.present, 0, "{}: {q:?}", p.display());
