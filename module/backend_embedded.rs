@@ -213,6 +213,12 @@ impl EmbeddedBackend {
     }
 }
 
+/// The inode walk callback trampoline.
+///
+/// # Safety
+///
+/// `arg` is the `*mut F` passed by `walk`; `inode` is on its super block's
+/// inode list and `addons` its addons, under that list's lock.
 unsafe extern "C" fn walk_cb<F: FnMut(&EmbeddedAddons, &InodeRef)>(
     inode: *mut bindings::inode,
     addons: *mut c_void,

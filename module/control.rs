@@ -178,7 +178,7 @@ pub(crate) extern "C" fn ia_rust_format_stats(
         return ENODEV.to_errno() as CLong;
     };
     // SAFETY: the C caller passes a buffer of `len` bytes.
-    unsafe { with_buf(buf, len as usize, |w| write_stats(a, w)) }
+    unsafe { with_buf(buf, len, |w| write_stats(a, w)) }
 }
 
 /// Runs a self-check (`selfcheck` debugfs file, `control` command).
@@ -189,7 +189,7 @@ pub(crate) extern "C" fn ia_rust_selfcheck(buf: *mut c_char, len: kernel::ffi::c
     };
     // SAFETY: the C caller passes NULL or a buffer of `len` bytes.
     unsafe {
-        with_buf(buf, len as usize, |w| {
+        with_buf(buf, len, |w| {
             let r = shadow::selfcheck(&a.backend)?;
             (|| -> fmt::Result {
                 writeln!(w, "checked: {}", r.checked)?;

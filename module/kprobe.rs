@@ -69,6 +69,12 @@ unsafe impl<T: KprobeHandler> Send for Kprobe<T> {}
 // SAFETY: no `&self` method touches the C object.
 unsafe impl<T: KprobeHandler> Sync for Kprobe<T> {}
 
+/// The kprobe pre-handler trampoline.
+///
+/// # Safety
+///
+/// `ctx` is the `T` registered with the probe and `regs` the probed
+/// context's registers, as the C side passes them.
 unsafe extern "C" fn kprobe_pre<T: KprobeHandler>(
     ctx: *const c_void,
     regs: *mut bindings::pt_regs,
@@ -136,6 +142,11 @@ unsafe impl<T: KretprobeHandler> Send for Kretprobe<T> {}
 // SAFETY: `&self` methods only read the `nmissed` counter.
 unsafe impl<T: KretprobeHandler> Sync for Kretprobe<T> {}
 
+/// The kretprobe entry-handler trampoline.
+///
+/// # Safety
+///
+/// As for `kprobe_pre`; `data` is this instance's private word.
 unsafe extern "C" fn kret_entry<T: KretprobeHandler>(
     ctx: *const c_void,
     regs: *mut bindings::pt_regs,
@@ -153,6 +164,11 @@ unsafe extern "C" fn kret_entry<T: KretprobeHandler>(
     }
 }
 
+/// The kretprobe return-handler trampoline.
+///
+/// # Safety
+///
+/// As for `kprobe_pre`.
 unsafe extern "C" fn kret_ret<T: KretprobeHandler>(
     ctx: *const c_void,
     regs: *mut bindings::pt_regs,
@@ -160,7 +176,7 @@ unsafe extern "C" fn kret_ret<T: KretprobeHandler>(
 ) {
     // SAFETY: as in `kprobe_pre`.
     let (h, r) = unsafe { (&*ctx.cast::<T>(), Regs::from_raw(regs)) };
-    h.ret(r, data as usize);
+    h.ret(r, data);
 }
 
 impl<T: KretprobeHandler> Kretprobe<T> {

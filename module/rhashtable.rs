@@ -185,6 +185,12 @@ impl<T: RhashEntry> RhashTable<T> {
     }
 }
 
+/// The walk callback trampoline.
+///
+/// # Safety
+///
+/// `arg` is the `&mut F` passed by `for_each` and `obj` an object of the
+/// table, under the walk's RCU read-side section.
 unsafe extern "C" fn walk_cb<T: RhashEntry, F: FnMut(&T)>(obj: *mut c_void, arg: *mut c_void) {
     // SAFETY: `arg` is the `&mut F` passed by `for_each`.
     let f = unsafe { &mut *arg.cast::<F>() };
@@ -193,12 +199,23 @@ unsafe extern "C" fn walk_cb<T: RhashEntry, F: FnMut(&T)>(obj: *mut c_void, arg:
     f(unsafe { &*obj.cast::<T>() });
 }
 
+/// Frees an object removed from the table, after a grace period.
+///
+/// # Safety
+///
+/// `head` is the `callback_head` of an object that came from
+/// `KBox::into_raw` and is in no table any more.
 unsafe extern "C" fn free_rcu<T: RhashEntry>(head: *mut bindings::callback_head) {
     // SAFETY: `head` is the `callback_head` at `RCU_OFFSET` of an object
     // removed from the table, which came from `KBox::into_raw`.
     drop(unsafe { KBox::from_raw(head.cast::<u8>().sub(T::RCU_OFFSET).cast::<T>()) });
 }
 
+/// Frees an object of a table being destroyed.
+///
+/// # Safety
+///
+/// `obj` came from `KBox::into_raw` and no reader can reach it any more.
 unsafe extern "C" fn free_now<T: RhashEntry>(obj: *mut c_void, _arg: *mut c_void) {
     // SAFETY: `obj` is an object still in the table being destroyed; no
     // reader can exist any more (`drop` has `&mut self`).
