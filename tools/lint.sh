@@ -3,7 +3,6 @@
 # Style gates: rustfmt, clippy (host crate and, through the kernel's CLIPPY=1,
 # the module), checkpatch --strict on the module's C and on patches/.
 source "$(dirname "$0")/lib.sh"
-KDIR="$(kdir stock debug)"
 CHECKPATCH="$BUILD/src/linux-source-6.12/scripts/checkpatch.pl"
 rc=0
 
@@ -15,16 +14,18 @@ log "clippy: userspace-test"
 cargo clippy --manifest-path "$ROOT/userspace-test/Cargo.toml" --target-dir "$BUILD/userspace-test-target" \
 	--tests -q -- -D warnings || rc=1
 
-if [[ -f "$KDIR/vmlinux" ]]; then
-	log "clippy: module (CLIPPY=1)"
+# The module has two backends, chosen by the kernel it is built against:
+# clippy it against every flavor that is built.
+for f in $(flavors); do
+	KDIR="$(kdir "$f" debug)"
+	[[ -f "$KDIR/vmlinux" ]] || { log "skipping module clippy on $f: not built"; continue; }
+	log "clippy: module against $f (CLIPPY=1)"
 	EXT="$BUILD/lint-ext"
 	rm -rf "$EXT" && mkdir -p "$EXT" && cp -a "$ROOT/module" "$ROOT/Kbuild" "$EXT/"
-	make -C "$KDIR" LLVM=1 CLIPPY=1 M="$EXT" -j"$JOBS" >"$BUILD/logs/clippy-module.log" 2>&1 ||
-		{ tail -n 40 "$BUILD/logs/clippy-module.log"; rc=1; }
-	grep -E '^(warning|error)' "$BUILD/logs/clippy-module.log" && rc=1
-else
-	log "skipping module clippy: build the stock debug kernel first"
-fi
+	make -C "$KDIR" LLVM=1 CLIPPY=1 M="$EXT" -j"$JOBS" >"$BUILD/logs/clippy-module-$f.log" 2>&1 ||
+		{ tail -n 40 "$BUILD/logs/clippy-module-$f.log"; rc=1; }
+	grep -E '^(warning|error)' "$BUILD/logs/clippy-module-$f.log" && rc=1
+done
 
 log "checkpatch --strict"
 for f in "$ROOT"/module/*.c "$ROOT"/module/*.h; do
