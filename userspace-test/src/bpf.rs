@@ -90,14 +90,16 @@ impl Attached {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
-        let mut progs: Vec<_> = std::fs::read_dir(&dir)
+        // With `autoattach`, bpftool pins each program's link (named after
+        // the program) instead of the program.
+        let mut links: Vec<_> = std::fs::read_dir(&dir)
             .expect("pin dir")
             .map(|e| e.unwrap().path())
-            .filter(|p| !p.file_name().unwrap().to_str().unwrap().contains("link"))
             .collect();
-        progs.sort();
-        let prog = json(&["prog", "show", "pinned", progs[0].to_str().unwrap()]);
-        let prog_id = prog["id"].as_u64().expect("prog id");
+        links.sort();
+        let link = json(&["link", "show", "pinned", links[0].to_str().unwrap()]);
+        let prog_id = link["prog_id"].as_u64().expect("link's prog_id");
+        let prog = json(&["prog", "show", "id", &prog_id.to_string()]);
         let map_ids = prog["map_ids"]
             .as_array()
             .map(|a| a.iter().map(|v| v.as_u64().unwrap()).collect())
