@@ -90,9 +90,16 @@ impl Attached {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
+        // From here on the pins exist: a guard removes them if anything
+        // below panics, so a failed test leaves no program attached.
+        let mut att = Attached {
+            dir,
+            prog_id: 0,
+            map_ids: Vec::new(),
+        };
         // With `autoattach`, bpftool pins each program's link (named after
         // the program) instead of the program.
-        let mut links: Vec<_> = std::fs::read_dir(&dir)
+        let mut links: Vec<_> = std::fs::read_dir(&att.dir)
             .expect("pin dir")
             .map(|e| e.unwrap().path())
             .collect();
@@ -100,15 +107,12 @@ impl Attached {
         let link = json(&["link", "show", "pinned", links[0].to_str().unwrap()]);
         let prog_id = link["prog_id"].as_u64().expect("link's prog_id");
         let prog = json(&["prog", "show", "id", &prog_id.to_string()]);
-        let map_ids = prog["map_ids"]
+        att.map_ids = prog["map_ids"]
             .as_array()
             .map(|a| a.iter().map(|v| v.as_u64().unwrap()).collect())
             .unwrap_or_default();
-        Ok(Attached {
-            dir,
-            prog_id,
-            map_ids,
-        })
+        att.prog_id = prog_id;
+        Ok(att)
     }
 
     /// The value of global variable `var` (a u64 in `.bss`).
