@@ -67,16 +67,23 @@ pub struct Attached {
     pub map_ids: Vec<u64>,
 }
 
-fn json(args: &[&str]) -> Value {
+fn try_json(args: &[&str]) -> Result<Value, String> {
     let mut a = vec!["-j"];
     a.extend_from_slice(args);
     let out = bpftool_run(&a);
-    assert!(
-        out.status.success(),
-        "bpftool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("bpftool JSON")
+    if !out.status.success() {
+        // With -j, bpftool reports errors as JSON on stdout.
+        return Err(format!(
+            "bpftool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("bpftool {args:?}: bad JSON: {e}"))
+}
+
+fn json(args: &[&str]) -> Value {
+    try_json(args).unwrap_or_else(|e| panic!("{e}"))
 }
 
 impl Attached {
@@ -104,8 +111,15 @@ impl Attached {
             .map(|e| e.unwrap().path())
             .collect();
         links.sort();
-        let link = json(&["link", "show", "pinned", links[0].to_str().unwrap()]);
-        let prog_id = link["prog_id"].as_u64().expect("link's prog_id");
+        let pin = links[0].to_str().unwrap();
+        // bpftool falls back to pinning the program when it cannot attach.
+        let prog_id = match try_json(&["link", "show", "pinned", pin]) {
+            Ok(link) => link["prog_id"].as_u64().expect("link's prog_id"),
+            Err(link_err) => try_json(&["prog", "show", "pinned", pin])
+                .unwrap_or_else(|e| panic!("{link_err}\n{e}"))["id"]
+                .as_u64()
+                .expect("prog id"),
+        };
         let prog = json(&["prog", "show", "id", &prog_id.to_string()]);
         att.map_ids = prog["map_ids"]
             .as_array()
