@@ -115,10 +115,17 @@ impl Attached {
         // bpftool falls back to pinning the program when it cannot attach.
         let prog_id = match try_json(&["link", "show", "pinned", pin]) {
             Ok(link) => link["prog_id"].as_u64().expect("link's prog_id"),
-            Err(link_err) => try_json(&["prog", "show", "pinned", pin])
-                .unwrap_or_else(|e| panic!("{link_err}\n{e}"))["id"]
-                .as_u64()
-                .expect("prog id"),
+            Err(link_err) => match try_json(&["prog", "show", "pinned", pin]) {
+                Ok(p) => p["id"].as_u64().expect("prog id"),
+                // Last resort: the program by name (the pin's name).
+                Err(prog_err) => {
+                    let name = links[0].file_name().unwrap().to_str().unwrap();
+                    let all = try_json(&["prog", "show", "name", name])
+                        .unwrap_or_else(|e| panic!("{link_err}\n{prog_err}\n{e}"));
+                    let one = if all.is_array() { all[0].clone() } else { all };
+                    one["id"].as_u64().expect("prog id")
+                }
+            },
         };
         let prog = json(&["prog", "show", "id", &prog_id.to_string()]);
         att.map_ids = prog["map_ids"]
