@@ -124,17 +124,7 @@ pub fn embedded() -> bool {
 /// The embedded backend's unload report: how many inodes kept their
 /// (kernel-owned) addons.
 pub fn unload_kept(mark: usize) -> u64 {
-    let lines = crate::dmesg_since(mark);
-    let line = lines
-        .iter()
-        .rev()
-        .find(|l| l.contains("inode_addons: unloaded:"))
-        .unwrap_or_else(|| panic!("no unload report in {lines:?}"));
-    let rest = &line[line
-        .find("kept ")
-        .unwrap_or_else(|| panic!("kept in {line}"))
-        + 5..];
-    rest.split_whitespace().next().unwrap().parse().unwrap()
+    unload_field(&unload_line(mark), "kept ")
 }
 
 /// One counter.
@@ -318,22 +308,34 @@ pub fn assert_shadow_exact(dev: &Dev, path: &Path) -> Query {
 /// The last "unloaded:" line of the module in the kernel log since `mark`:
 /// (drained, allocated, freed).
 pub fn unload_report(mark: usize) -> (u64, u64, u64) {
+    let line = unload_line(mark);
+    (
+        unload_field(&line, "drained "),
+        unload_field(&line, "allocated "),
+        unload_field(&line, "freed "),
+    )
+}
+
+/// The module's last "unloaded:" kernel log line since `mark`.
+fn unload_line(mark: usize) -> String {
     let lines = crate::dmesg_since(mark);
-    let line = lines
+    lines
         .iter()
         .rev()
         .find(|l| l.contains("inode_addons: unloaded:"))
-        .unwrap_or_else(|| panic!("no unload report in {lines:?}"));
-    let num = |k: &str| -> u64 {
-        let rest = &line[line.find(k).unwrap_or_else(|| panic!("{k} in {line}")) + k.len()..];
-        rest.split_whitespace().next().unwrap().parse().unwrap()
-    };
-    let freed = line[line.find("freed ").unwrap() + 6..]
-        .trim_end_matches(|c: char| !c.is_ascii_digit())
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no unload report in {lines:?}"))
+        .clone()
+}
+
+/// The number right after `key` in the unload line (digits only: "freed 3,"
+/// and "kept 5 (owned ...)" both read as their number).
+fn unload_field(line: &str, key: &str) -> u64 {
+    let rest = &line[line
+        .find(key)
+        .unwrap_or_else(|| panic!("{key:?} in {line}"))
+        + key.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits
         .parse()
-        .unwrap();
-    (num("drained "), num("allocated "), freed)
+        .unwrap_or_else(|_| panic!("no number after {key:?} in {line}"))
 }
