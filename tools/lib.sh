@@ -23,6 +23,8 @@ export CCACHE_BASEDIR="$BUILD"
 export CCACHE_NOHASHDIR=1
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-10G}"
 
+# Logs of every step live here; a fresh clone has no build/ yet.
+mkdir -p "$BUILD/logs"
 JOBS="${JOBS:-$(nproc)}"
 T0=$(date +%s)
 
@@ -52,6 +54,7 @@ ksrc() { echo "$BUILD/src/$1"; }
 run_logged() {
 	local what="$1" logf="$2"
 	shift 2
+	mkdir -p "$(dirname "$logf")"
 	log "$what (log: ${logf#"$ROOT"/})"
 	"$@" >"$logf" 2>&1 &
 	local pid=$! start
