@@ -53,15 +53,27 @@ declare -a failures=()
 RESULTS="$BUILD/test-results"
 mkdir -p "$RESULTS"
 
+# A flavor needs its kernel (up to ~15 min cold on 2 busy cores) and then
+# ~10 min of guest time: do not start what cannot finish before the deadline.
+NEED_BUILD=$((25 * 60)) NEED_RUN=$((10 * 60))
+not_run() {
+	failures+=("$1: not run, the test deadline (TEST_DEADLINE) is too close ($(($(remaining) / 60)) min left)")
+	failed=$((failed + 1))
+}
 for flavor in $TEST_FLAVORS; do
-	if ((DEADLINE > 0 && $(remaining) < 600)); then
-		failures+=("$flavor: not run, the test deadline (TEST_DEADLINE) is too close")
-		failed=$((failed + 1))
+	need=$NEED_RUN
+	[[ -n "${TEST_NO_KERNEL_BUILD:-}" || -f "$(kdir "$flavor" "$VARIANT")/.config" ]] || need=$NEED_BUILD
+	if ((DEADLINE > 0 && $(remaining) < need)); then
+		not_run "$flavor"
 		continue
 	fi
 	# TEST_NO_KERNEL_BUILD=1 uses the kernel as it is built (for quick
 	# iterations while another build holds the lock).
 	[[ -n "${TEST_NO_KERNEL_BUILD:-}" ]] || "$ROOT/tools/kernel.sh" "$flavor" "$VARIANT"
+	if ((DEADLINE > 0 && $(remaining) < NEED_RUN)); then
+		not_run "$flavor"
+		continue
+	fi
 	# A module or BPF build failure is one failure, and the tests that
 	# need them fail on their own; the others (fsnotify) still run.
 	if ! "$ROOT/tools/module.sh" "$flavor" "$VARIANT"; then
