@@ -18,6 +18,10 @@ pub(crate) const SCRATCH_WORDS: usize = 4;
 /// `IA_F_HAS_MARKS`: the shadowed inode has fsnotify marks.
 pub(crate) const F_HAS_MARKS: u32 = 0x1;
 
+/// `IA_F_BENCH`: an object of the microbenchmark, counted in the
+/// benchmark's counters instead of the module's (never changes).
+const F_BENCH: u32 = 0x8000_0000;
+
 /// `struct inode_addons` (see `ia_glue.h`).
 ///
 /// The first three fields are the proposal: the fsnotify connector pointer,
@@ -63,21 +67,33 @@ unsafe impl RhashEntry for InodeAddons {
 impl InodeAddons {
     /// A new, empty addons object for `inode`.
     pub(crate) fn new(inode: &InodeRef, flags: kernel::alloc::Flags) -> Result<KBox<Self>> {
-        let this = KBox::new(
+        let this = Self::alloc(inode, flags, 0)?;
+        STATS.allocated.inc();
+        Ok(this)
+    }
+
+    /// A new, empty addons object for a synthetic inode of the
+    /// microbenchmark, counted in the benchmark's counters.
+    pub(crate) fn new_bench(inode: &InodeRef, flags: kernel::alloc::Flags) -> Result<KBox<Self>> {
+        let this = Self::alloc(inode, flags, F_BENCH)?;
+        STATS.bench_allocated.inc();
+        Ok(this)
+    }
+
+    fn alloc(inode: &InodeRef, flags: kernel::alloc::Flags, ia_flags: u32) -> Result<KBox<Self>> {
+        Ok(KBox::new(
             Self {
                 fsnotify_marks: AtomicPtr::new(core::ptr::null_mut()),
                 bpf_storage: AtomicPtr::new(core::ptr::null_mut()),
                 fsnotify_mask: AtomicU32::new(0),
-                flags: AtomicU32::new(0),
+                flags: AtomicU32::new(ia_flags),
                 inode: inode.addr(),
                 node: Opaque::uninit(),
                 rcu: Opaque::uninit(),
                 scratch: Opaque::new([0; SCRATCH_WORDS]),
             },
             flags,
-        )?;
-        STATS.allocated.inc();
-        Ok(this)
+        )?)
     }
 
     /// Address of the owning inode.
@@ -153,6 +169,10 @@ impl InodeAddons {
 
 impl Drop for InodeAddons {
     fn drop(&mut self) {
-        STATS.freed.inc();
+        if self.flags.load(Ordering::Relaxed) & F_BENCH != 0 {
+            STATS.bench_freed.inc();
+        } else {
+            STATS.freed.inc();
+        }
     }
 }

@@ -37,6 +37,7 @@
 
 use crate::{
     backend::{AddonsObject, AllocCtx, Backend},
+    bench::{BenchTarget, SynthInodes},
     ffi,
     inode::InodeRef,
     rcu::RcuGuard,
@@ -160,13 +161,34 @@ pub(crate) struct EmbeddedBackend {
     scratch: Arc<RhashTable<ScratchEntry>>,
 }
 
+/// The real addons of `inode`, if it has some: the embedded backend's
+/// lookup, shared with the microbenchmark ([`EmbeddedBench`]).
+fn addons_get<'g>(inode: &InodeRef, _guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
+    // SAFETY: the inode is allocated; a non-NULL result is its real addons,
+    // freed only after the inode and a grace period, so valid while the
+    // caller's RCU guard (or inode reference) is held.
+    unsafe { EmbeddedAddons::from_raw(ffi::ia_addons_get(inode.as_ptr())) }
+}
+
+/// `inode_addons_alloc()`: the embedded backend's creation step, shared
+/// with the microbenchmark.  `None`: allocation failure or an inode being
+/// torn down.
+///
+/// `gfp` must suit the caller's context (only `GFP_KERNEL` callers may
+/// sleep, and then hold no spinlock and no RCU read-side section).
+fn addons_alloc<'a>(inode: &'a InodeRef, gfp: u32) -> Option<&'a EmbeddedAddons> {
+    // SAFETY: the inode is allocated; the flags suit the context (by the
+    // caller).
+    let p = unsafe { ffi::ia_addons_alloc(inode.as_ptr(), gfp) };
+    // SAFETY: non-NULL is the inode's real addons (the kernel never hands
+    // out the placeholder), valid while the inode is.
+    unsafe { EmbeddedAddons::from_raw(p) }
+}
+
 impl EmbeddedBackend {
     /// The real addons of `inode`, if it has some.
-    fn get<'g>(&self, inode: &InodeRef, _guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
-        // SAFETY: the inode is allocated; a non-NULL result is its real
-        // addons, freed only after the inode and a grace period, so valid
-        // while the caller's RCU guard (or inode reference) is held.
-        unsafe { EmbeddedAddons::from_raw(ffi::ia_addons_get(inode.as_ptr())) }
+    fn get<'g>(&self, inode: &InodeRef, guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
+        addons_get(inode, guard)
     }
 
     /// `inode_addons_alloc()` with the context's flags; `f` gets the result
@@ -354,5 +376,70 @@ impl Backend for EmbeddedBackend {
 
     fn write_stats(&self, w: &mut dyn fmt::Write) -> fmt::Result {
         writeln!(w, "scratch_entries: {}", self.scratch.len())
+    }
+}
+
+/// The microbenchmark's embedded pointer: the synthetic inodes'
+/// `i_addons`, driven through [`addons_get`] and [`addons_alloc`] like the
+/// backend (without the module's creator mutex, which only makes the
+/// module's "created" report exact: the kernel's path is lock-free).
+///
+/// The kernel frees addons in `__destroy_inode()`, which never runs for a
+/// synthetic inode: [`BenchTarget::release`] and [`BenchTarget::finish`]
+/// detach and free them here (`ia_bench_addons_release()`), counted in the
+/// benchmark's counters.
+pub(crate) struct EmbeddedBench;
+
+impl BenchTarget for EmbeddedBench {
+    /// A 40-byte object of `inode_addons_cache` (48 with alignment), plus
+    /// slab overhead.
+    const BYTES_PER_ENTRY: usize = 64;
+
+    fn new() -> Result<Self> {
+        Ok(Self)
+    }
+
+    fn lookup(&self, inode: &InodeRef) -> bool {
+        let guard = RcuGuard::new();
+        addons_get(inode, &guard).is_some()
+    }
+
+    fn get_or_create(&self, inode: &InodeRef) -> Result<bool> {
+        {
+            let guard = RcuGuard::new();
+            if addons_get(inode, &guard).is_some() {
+                return Ok(false);
+            }
+        }
+        // Process context, no lock or RCU section held: GFP_KERNEL.  Each
+        // synthetic inode has one creator at a time, so a non-NULL result
+        // was allocated by this call.
+        match addons_alloc(inode, bindings::GFP_KERNEL) {
+            Some(_) => {
+                STATS.bench_allocated.inc();
+                Ok(true)
+            }
+            None => Err(ENOMEM),
+        }
+    }
+
+    fn release(&self, inode: &InodeRef) {
+        // SAFETY: a synthetic inode of the benchmark, which no one else
+        // sees; its addons are freed after a grace period (other bench
+        // threads run).
+        unsafe { ffi::ia_bench_addons_release(inode.as_ptr(), false) };
+    }
+
+    fn finish(self, inodes: &SynthInodes) {
+        // Every bench thread has exited: after a grace period no reader
+        // can hold any of these addons.
+        crate::rcu::synchronize();
+        for (i, inode) in inodes.iter().enumerate() {
+            // SAFETY: a synthetic inode of the benchmark; no reader left.
+            unsafe { ffi::ia_bench_addons_release(inode.as_ptr(), true) };
+            if i % crate::bench::CHUNK == 0 {
+                crate::bench::cond_resched();
+            }
+        }
     }
 }

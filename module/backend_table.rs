@@ -25,6 +25,7 @@
 use crate::{
     addons::InodeAddons,
     backend::{AddonsObject, AllocCtx, Backend},
+    bench::{BenchTarget, SynthInodes},
     ffi,
     inode::InodeRef,
     kprobe::{Kprobe, KprobeHandler, Kretprobe, KretprobeHandler, Regs},
@@ -33,7 +34,12 @@ use crate::{
     stats::STATS,
 };
 use core::fmt;
-use kernel::{alloc::flags::GFP_KERNEL, c_str, prelude::*, sync::Arc};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, Flags},
+    c_str,
+    prelude::*,
+    sync::Arc,
+};
 
 type Table = RhashTable<InodeAddons>;
 
@@ -57,6 +63,88 @@ fn remove_entry(table: &Table, addr: usize) -> bool {
     match table.lookup(addr, &guard) {
         Some(a) => table.remove(a),
         None => false,
+    }
+}
+
+/// The side table's lookup: the entry keyed by `inode`'s address.
+///
+/// Shared by [`TableBackend`] and the microbenchmark ([`TableBench`]).
+fn lookup_in<'g>(
+    table: &'g Table,
+    inode: &InodeRef,
+    guard: &'g RcuGuard,
+) -> Option<&'g InodeAddons> {
+    table.lookup(inode.addr(), guard)
+}
+
+/// How [`get_or_create_in`] got the addons it passes on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Got {
+    /// They were in the table.
+    Found,
+    /// This call inserted them.
+    Created,
+    /// This call's object lost the insertion race and was freed.
+    LostRace,
+}
+
+/// Why [`get_or_create_in`] failed (each kind has its own counter).
+enum Fail {
+    /// Allocation or table insertion failed.
+    Alloc,
+    /// `AllocCtx::Bpf` outside task context, or `i_lock` contended.
+    Busy,
+    /// The inode is being torn down.
+    Dying,
+}
+
+/// The side table's get-or-create, shared by [`TableBackend`] and the
+/// microbenchmark ([`TableBench`]), which differ only in how objects are
+/// allocated (`new`: counted in the module's or the benchmark's
+/// counters) and in what they count.
+///
+/// Lookup under RCU; if absent, allocate outside RCU and `i_lock`
+/// (`AllocCtx::Sleepable` may sleep), take `i_lock` unless the inode is
+/// being torn down, insert under it.  An object that loses the race is
+/// freed at once (never published); on failure nothing is left behind.
+/// `f` runs under RCU, after `i_lock` was dropped.
+fn get_or_create_in<R>(
+    table: &Table,
+    inode: &InodeRef,
+    ctx: AllocCtx,
+    new: fn(&InodeRef, Flags) -> Result<KBox<InodeAddons>>,
+    f: impl FnOnce(&InodeAddons, Got) -> R,
+) -> core::result::Result<R, (Error, Fail)> {
+    {
+        let guard = RcuGuard::new();
+        if let Some(a) = lookup_in(table, inode, &guard) {
+            return Ok(f(a, Got::Found));
+        }
+    }
+    // SAFETY: no precondition.
+    if ctx == AllocCtx::Bpf && !unsafe { ffi::ia_in_task() } {
+        return Err((EPERM, Fail::Busy));
+    }
+    let new = new(inode, ctx.gfp()).map_err(|e| (e, Fail::Alloc))?;
+    let lock = inode
+        .lock_if_live(ctx != AllocCtx::Bpf)
+        .map_err(|e| (e, if e == EBUSY { Fail::Busy } else { Fail::Dying }))?;
+    let guard = RcuGuard::new();
+    match table.insert(new, &guard) {
+        Ok(Insert::Inserted(a)) => {
+            drop(lock);
+            Ok(f(a, Got::Created))
+        }
+        Ok(Insert::Exists(a, mine)) => {
+            drop(lock);
+            drop(mine);
+            Ok(f(a, Got::LostRace))
+        }
+        Err((e, mine)) => {
+            drop(lock);
+            drop(mine);
+            Err((e, Fail::Alloc))
+        }
     }
 }
 
@@ -142,7 +230,7 @@ impl Backend for TableBackend {
     }
 
     fn lookup<'g>(&'g self, inode: &InodeRef, guard: &'g RcuGuard) -> Option<&'g InodeAddons> {
-        self.table.lookup(inode.addr(), guard)
+        lookup_in(&self.table, inode, guard)
     }
 
     fn get_or_create<R>(
@@ -151,50 +239,22 @@ impl Backend for TableBackend {
         ctx: AllocCtx,
         f: impl FnOnce(&InodeAddons, bool) -> R,
     ) -> Result<R> {
-        {
-            let guard = RcuGuard::new();
-            if let Some(a) = self.table.lookup(inode.addr(), &guard) {
-                return Ok(f(a, false));
+        get_or_create_in(&self.table, inode, ctx, InodeAddons::new, |a, got| {
+            match got {
+                Got::Created => a.sync_shadow(inode),
+                Got::LostRace => STATS.lost_races.inc(),
+                Got::Found => {}
             }
-        }
-        // SAFETY: no precondition.
-        if ctx == AllocCtx::Bpf && !unsafe { ffi::ia_in_task() } {
-            STATS.refused_busy.inc();
-            return Err(EPERM);
-        }
-        // Allocate outside RCU and i_lock: `Sleepable` may sleep.
-        let new = InodeAddons::new(inode, ctx.gfp()).inspect_err(|_| STATS.alloc_failures.inc())?;
-        let lock = match inode.lock_if_live(ctx != AllocCtx::Bpf) {
-            Ok(lock) => lock,
-            Err(e) => {
-                if e == EBUSY {
-                    STATS.refused_busy.inc();
-                } else {
-                    STATS.refused_dying.inc();
-                }
-                return Err(e);
+            f(a, got == Got::Created)
+        })
+        .map_err(|(e, fail)| {
+            match fail {
+                Fail::Alloc => STATS.alloc_failures.inc(),
+                Fail::Busy => STATS.refused_busy.inc(),
+                Fail::Dying => STATS.refused_dying.inc(),
             }
-        };
-        let guard = RcuGuard::new();
-        match self.table.insert(new, &guard) {
-            Ok(Insert::Inserted(a)) => {
-                drop(lock);
-                a.sync_shadow(inode);
-                Ok(f(a, true))
-            }
-            Ok(Insert::Exists(a, mine)) => {
-                drop(lock);
-                STATS.lost_races.inc();
-                drop(mine);
-                Ok(f(a, false))
-            }
-            Err((e, mine)) => {
-                drop(lock);
-                STATS.alloc_failures.inc();
-                drop(mine);
-                Err(e)
-            }
-        }
+            e
+        })
     }
 
     fn for_each(&self, mut f: impl FnMut(&InodeAddons, &InodeRef)) -> Result {
@@ -223,5 +283,57 @@ impl Backend for TableBackend {
 
     fn write_stats(&self, w: &mut dyn fmt::Write) -> fmt::Result {
         writeln!(w, "init_kretprobe_missed: {}", self.init_probe.nmissed())
+    }
+}
+
+/// The microbenchmark's side table: a private table with the module's
+/// parameters ([`RhashTable::new`]), driven through [`lookup_in`] and
+/// [`get_or_create_in`] like the live one, holding objects counted in the
+/// benchmark's counters only (`InodeAddons::new_bench`).
+///
+/// Nothing else ever sees this table or its synthetic inodes, so no probe,
+/// self-check or stats walk does.
+pub(crate) struct TableBench {
+    table: Pin<KBox<Table>>,
+}
+
+impl BenchTarget for TableBench {
+    /// A kmalloc-96 object and about two bucket pointers per entry.
+    const BYTES_PER_ENTRY: usize = 96 + 16;
+
+    fn new() -> Result<Self> {
+        Ok(Self {
+            table: KBox::pin_init(Table::new(), GFP_KERNEL)?,
+        })
+    }
+
+    fn lookup(&self, inode: &InodeRef) -> bool {
+        let guard = RcuGuard::new();
+        lookup_in(&self.table, inode, &guard).is_some()
+    }
+
+    fn get_or_create(&self, inode: &InodeRef) -> Result<bool> {
+        get_or_create_in(
+            &self.table,
+            inode,
+            AllocCtx::Sleepable,
+            InodeAddons::new_bench,
+            |_, got| got == Got::Created,
+        )
+        .map_err(|(e, _)| e)
+    }
+
+    fn release(&self, inode: &InodeRef) {
+        // Removed now, freed after a grace period: other bench threads may
+        // be walking the same bucket.
+        remove_entry(&self.table, inode.addr());
+    }
+
+    fn finish(self, _inodes: &SynthInodes) {
+        // Every bench thread has exited, so no reader is left; wait for a
+        // grace period anyway, as the module never frees under a possible
+        // reader.  Dropping the table frees the remaining entries.
+        crate::rcu::synchronize();
+        drop(self);
     }
 }

@@ -86,7 +86,7 @@ impl Write for BufWriter<'_> {
 /// # Safety
 ///
 /// `buf` must be NULL or valid for writes of `len` bytes.
-unsafe fn with_buf(
+pub(crate) unsafe fn with_buf(
     buf: *mut c_char,
     len: usize,
     f: impl FnOnce(&mut dyn Write) -> Result,
@@ -143,6 +143,8 @@ fn write_stats(a: &Active, w: &mut dyn Write) -> Result {
         writeln!(w, "shadow_updates: {}", s.shadow_updates.get())?;
         writeln!(w, "selfchecks: {}", s.selfchecks.get())?;
         writeln!(w, "shadow_mismatches: {}", s.shadow_mismatches.get())?;
+        writeln!(w, "bench_addons_allocated: {}", s.bench_allocated.get())?;
+        writeln!(w, "bench_addons_freed: {}", s.bench_freed.get())?;
         a.backend.write_stats(w)?;
         a.shadow.write_stats(w)?;
         writeln!(w, "sizeof_inode: {}", sizes.inode_size)?;

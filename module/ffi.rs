@@ -172,6 +172,27 @@ extern "C" {
     pub(crate) fn ia_kfuncs_register() -> c_int;
 }
 
+/// A bench kthread's body (`ia_bench_fn`).
+pub(crate) type BenchFn = unsafe extern "C" fn(arg: *const c_void, idx: c_uint) -> c_int;
+/// Asks a bench's kthreads to stop (`ia_bench_stop_fn`).
+pub(crate) type BenchStopFn = unsafe extern "C" fn(arg: *const c_void);
+
+// The microbenchmark's helpers (`ia_glue.c`).
+#[allow(improper_ctypes)]
+extern "C" {
+    pub(crate) fn ia_synchronize_rcu();
+    pub(crate) fn ia_cond_resched();
+    pub(crate) fn ia_fatal_signal_pending() -> bool;
+    pub(crate) fn ia_bench_inodes_alloc(n: usize) -> *mut bindings::inode;
+    pub(crate) fn ia_bench_inodes_free(inodes: *mut bindings::inode);
+    pub(crate) fn ia_bench_run_threads(
+        n: c_uint,
+        fn_: Option<BenchFn>,
+        stop: Option<BenchStopFn>,
+        arg: *const c_void,
+    ) -> c_int;
+}
+
 /// Keeps `c_long` in use for the exported `ia_rust_*` functions' signatures.
 pub(crate) type CLong = c_long;
 
@@ -187,4 +208,5 @@ extern "C" {
     pub(crate) fn ia_create_lock();
     pub(crate) fn ia_create_unlock();
     pub(crate) fn ia_walk_inodes(fn_: Option<IaWalkFn>, arg: *mut c_void) -> c_int;
+    pub(crate) fn ia_bench_addons_release(inode: *mut bindings::inode, now: bool);
 }

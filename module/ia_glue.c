@@ -11,17 +11,20 @@
 #include <linux/bpf.h>
 #include <linux/btf.h>
 #include <linux/btf_ids.h>
+#include <linux/ctype.h>
 #include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
 #include <linux/kprobes.h>
+#include <linux/kthread.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/module.h>
 #include <linux/ptrace.h>
 #include <linux/rhashtable.h>
+#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -556,6 +559,163 @@ int ia_walk_inodes(ia_walk_fn fn, void *arg)
 }
 #endif /* CONFIG_INODE_ADDONS */
 
+/* ---- microbenchmark (module/bench.rs) ------------------------------------ */
+
+void ia_synchronize_rcu(void)
+{
+	synchronize_rcu();
+}
+
+void ia_cond_resched(void)
+{
+	cond_resched();
+}
+
+bool ia_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+/*
+ * @n zeroed objects of the size of struct inode with only i_lock initialised:
+ * the microbenchmark's synthetic inodes.  They are never handed to any other
+ * kernel function: the side table only hashes their address and takes
+ * i_lock, the embedded path only reads i_state and reads/cmpxchg()es
+ * i_addons.
+ *
+ * Return: the array, or NULL (no memory, or too large for kvmalloc).
+ */
+struct inode *ia_bench_inodes_alloc(size_t n)
+{
+	struct inode *inodes;
+	size_t i;
+
+	inodes = kvcalloc(n, sizeof(*inodes), GFP_KERNEL | __GFP_NOWARN);
+	if (!inodes)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		spin_lock_init(&inodes[i].i_lock);
+		if (i % 4096 == 4095)
+			cond_resched();
+	}
+	return inodes;
+}
+
+void ia_bench_inodes_free(struct inode *inodes)
+{
+	kvfree(inodes);
+}
+
+struct ia_bench_worker {
+	struct task_struct *task;
+	ia_bench_fn fn;
+	const void *arg;
+	unsigned int idx;
+	int ret;
+	atomic_t *left;
+	struct completion *done;
+};
+
+static int ia_bench_threadfn(void *data)
+{
+	struct ia_bench_worker *w = data;
+
+	w->ret = w->fn(w->arg, w->idx);
+	/* Last access to *w and the waiter's stack: it may return now. */
+	if (atomic_dec_and_test(w->left))
+		complete(w->done);
+	return 0;
+}
+
+/*
+ * Runs @fn(@arg, i) in @n kthreads, i < @n, and waits for all of them.  A
+ * fatal signal calls @stop(@arg) (the threads must then return soon) and
+ * still waits for them.
+ *
+ * Return: 0, the first thread's error, -EINTR, or a kthread_create() error
+ * (then no thread ran).
+ */
+int ia_bench_run_threads(unsigned int n, ia_bench_fn fn, ia_bench_stop_fn stop,
+			 const void *arg)
+{
+	DECLARE_COMPLETION_ONSTACK(done);
+	struct ia_bench_worker *w;
+	struct task_struct *t;
+	unsigned int i, made;
+	atomic_t left;
+	int ret = 0;
+
+	w = kcalloc(n, sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return -ENOMEM;
+	atomic_set(&left, n);
+	for (made = 0; made < n; made++) {
+		w[made].fn = fn;
+		w[made].arg = arg;
+		w[made].idx = made;
+		w[made].left = &left;
+		w[made].done = &done;
+		t = kthread_create(ia_bench_threadfn, &w[made], "ia_bench/%u",
+				   made);
+		if (IS_ERR(t)) {
+			ret = PTR_ERR(t);
+			break;
+		}
+		/* The thread may exit before kthread_stop_put(). */
+		get_task_struct(t);
+		w[made].task = t;
+	}
+	if (ret) {
+		/* Never woken up: kthread_stop() makes them exit unrun. */
+		for (i = 0; i < made; i++)
+			kthread_stop_put(w[i].task);
+		kfree(w);
+		return ret;
+	}
+	for (i = 0; i < n; i++)
+		wake_up_process(w[i].task);
+	if (wait_for_completion_killable(&done)) {
+		stop(arg);
+		wait_for_completion(&done);
+		ret = -EINTR;
+	}
+	for (i = 0; i < n; i++) {
+		kthread_stop_put(w[i].task);
+		if (!ret)
+			ret = w[i].ret;
+	}
+	kfree(w);
+	return ret;
+}
+
+#ifdef CONFIG_INODE_ADDONS
+static void ia_bench_addons_free_rcu(struct rcu_head *head)
+{
+	kfree(container_of(head, struct inode_addons, rcu));
+	ia_rust_bench_addons_freed();
+}
+
+/*
+ * Detaches the addons of a synthetic inode of the microbenchmark and frees
+ * them, after a grace period unless @now (no reader left).  The kernel frees
+ * addons in __destroy_inode(), which never runs for these; they never get
+ * BPF storage, so kfree() (valid for kmem_cache objects) is all it takes.
+ */
+void ia_bench_addons_release(struct inode *inode, bool now)
+{
+	struct inode_addons *a = xchg(&inode->i_addons, NULL);
+
+	if (!a)
+		return;
+	if (now) {
+		kfree(a);
+		ia_rust_bench_addons_freed();
+	} else {
+		call_rcu(&a->rcu, ia_bench_addons_free_rcu);
+	}
+}
+#endif /* CONFIG_INODE_ADDONS */
+
 /* ---- debugfs ------------------------------------------------------------ */
 
 #define IA_TEXT_MAX PAGE_SIZE
@@ -588,6 +748,50 @@ static int ia_selfcheck_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(ia_selfcheck);
 
+/* The last bench run's TSV; ia_bench_lock serialises runs and readers. */
+static DEFINE_MUTEX(ia_bench_lock);
+static char *ia_bench_text;
+static size_t ia_bench_len;
+
+#define IA_BENCH_TEXT_MAX (4 * PAGE_SIZE)
+
+static int ia_bench_show(struct seq_file *m, void *unused)
+{
+	if (!mutex_trylock(&ia_bench_lock))
+		return -EBUSY;
+	if (ia_bench_text)
+		seq_write(m, ia_bench_text, ia_bench_len);
+	mutex_unlock(&ia_bench_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ia_bench);
+
+/* Runs "bench @args"; -EBUSY while another run (or reader) holds the lock. */
+static long ia_bench_start(const char *args)
+{
+	char *buf;
+	long n;
+
+	if (!mutex_trylock(&ia_bench_lock))
+		return -EBUSY;
+	buf = kmalloc(IA_BENCH_TEXT_MAX, GFP_KERNEL);
+	if (!buf) {
+		n = -ENOMEM;
+		goto out;
+	}
+	n = ia_rust_bench(args, buf, IA_BENCH_TEXT_MAX);
+	if (n < 0) {
+		kfree(buf);
+		goto out;
+	}
+	kfree(ia_bench_text);
+	ia_bench_text = buf;
+	ia_bench_len = n;
+out:
+	mutex_unlock(&ia_bench_lock);
+	return n;
+}
+
 #define IA_CONTROL_MAX 32
 
 static ssize_t ia_control_write(struct file *file, const char __user *ubuf,
@@ -602,6 +806,13 @@ static ssize_t ia_control_write(struct file *file, const char __user *ubuf,
 	buf[count] = '\0';
 	if (sysfs_streq(buf, "selfcheck")) {
 		long n = ia_rust_selfcheck(NULL, 0);
+
+		return n < 0 ? n : count;
+	}
+	/* "bench [TRACKED [THREADS]]"; no NUL inside. */
+	if (!strncmp(buf, "bench", 5) && (!buf[5] || isspace(buf[5])) &&
+	    strlen(buf) == count) {
+		long n = ia_bench_start(buf + 5);
 
 		return n < 0 ? n : count;
 	}
@@ -685,6 +896,7 @@ int ia_control_register(void)
 			    &ia_selfcheck_fops);
 	debugfs_create_file("control", 0200, ia_debugfs_dir, NULL,
 			    &ia_control_fops);
+	debugfs_create_file("bench", 0400, ia_debugfs_dir, NULL, &ia_bench_fops);
 	return 0;
 }
 
@@ -693,6 +905,8 @@ void ia_control_unregister(void)
 {
 	debugfs_remove(ia_debugfs_dir);
 	misc_deregister(&ia_miscdev);
+	kfree(ia_bench_text);
+	ia_bench_text = NULL;
 }
 
 /*

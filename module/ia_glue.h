@@ -44,7 +44,7 @@ struct inode_addons {
 	struct bpf_local_storage __rcu *i_bpf_storage;
 	/* Shadow of inode->i_fsnotify_mask. */
 	__u32 i_fsnotify_mask;
-	/* IA_F_* */
+	/* IA_F_* (and, Rust-only, a microbenchmark object bit) */
 	__u32 ia_flags;
 	/* Side table key: address of the owning inode. */
 	unsigned long ia_inode;
@@ -169,6 +169,20 @@ typedef void (*ia_walk_fn)(struct inode *inode, struct inode_addons *a,
 int ia_walk_inodes(ia_walk_fn fn, void *arg);
 #endif
 
+/* The microbenchmark (module/bench.rs). */
+typedef int (*ia_bench_fn)(const void *arg, unsigned int idx);
+typedef void (*ia_bench_stop_fn)(const void *arg);
+void ia_synchronize_rcu(void);
+void ia_cond_resched(void);
+bool ia_fatal_signal_pending(void);
+struct inode *ia_bench_inodes_alloc(size_t n);
+void ia_bench_inodes_free(struct inode *inodes);
+int ia_bench_run_threads(unsigned int n, ia_bench_fn fn, ia_bench_stop_fn stop,
+			 const void *arg);
+#ifdef CONFIG_INODE_ADDONS
+void ia_bench_addons_release(struct inode *inode, bool now);
+#endif
+
 /* Control plane (debugfs, misc device) and kfuncs. */
 int ia_control_register(void);
 void ia_control_unregister(void);
@@ -182,5 +196,7 @@ long ia_rust_selfcheck(char *buf, unsigned long len);
 struct inode_addons *ia_rust_get_or_create_atomic(struct inode *inode);
 __u32 ia_rust_shadow_mask(struct inode *inode);
 __u64 *ia_rust_scratch(struct inode *inode);
+long ia_rust_bench(const char *args, char *buf, unsigned long len);
+void ia_rust_bench_addons_freed(void);
 
 #endif /* _INODE_ADDONS_GLUE_H */

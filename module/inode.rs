@@ -34,6 +34,15 @@ impl InodeRef {
         NonNull::new(ptr).map(|ptr| Self { ptr })
     }
 
+    /// # Safety
+    ///
+    /// `ptr` must point to an allocated inode for as long as the returned
+    /// value (and its copies) are used.
+    pub(crate) unsafe fn from_nonnull(ptr: NonNull<bindings::inode>) -> Self {
+        // INVARIANT: by the caller's guarantee.
+        Self { ptr }
+    }
+
     /// The raw pointer.
     pub(crate) fn as_ptr(&self) -> *mut bindings::inode {
         self.ptr.as_ptr()

@@ -17,6 +17,7 @@ mod backend;
 mod backend_embedded;
 #[cfg(not(ia_backend_embedded))]
 mod backend_table;
+mod bench;
 mod control;
 // The C declarations and the generic kprobe/rhashtable wrappers are shared;
 // the embedded backend leaves their side-table parts unused.

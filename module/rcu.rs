@@ -48,3 +48,10 @@ pub(crate) fn barrier() {
     // (module exit).
     unsafe { ffi::ia_rcu_barrier() };
 }
+
+/// Waits for a grace period: every RCU read-side section that began
+/// before the call has ended.  Process context (may sleep).
+pub(crate) fn synchronize() {
+    // SAFETY: may sleep; callers are in process context.
+    unsafe { ffi::ia_synchronize_rcu() };
+}

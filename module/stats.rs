@@ -58,6 +58,11 @@ pub(crate) struct Stats {
     pub(crate) shadow_mismatches: Counter,
     /// Self-checks run.
     pub(crate) selfchecks: Counter,
+    /// Addons objects the microbenchmark allocated (kept apart from
+    /// `allocated`: the benchmark's synthetic inodes are not inodes).
+    pub(crate) bench_allocated: Counter,
+    /// Addons objects the microbenchmark freed.
+    pub(crate) bench_freed: Counter,
 }
 
 /// The module's counters.
@@ -76,4 +81,6 @@ pub(crate) static STATS: Stats = Stats {
     shadow_updates: Counter::new(),
     shadow_mismatches: Counter::new(),
     selfchecks: Counter::new(),
+    bench_allocated: Counter::new(),
+    bench_freed: Counter::new(),
 };

@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! In-kernel microbenchmark: ns/op of the backend's lookup (hit and miss)
+//! and get-or-create, at a given number of tracked inodes, with 1..8
+//! threads.
+//!
+//! Started by writing `bench [TRACKED [THREADS]]` to the debugfs `control`
+//! file (no argument: the whole matrix, [`SIZES`] x 1 and 2 threads; only
+//! `TRACKED`: 1 and 2 threads); the write returns when the run is over and
+//! the results are read as TSV from debugfs `bench`.
+//!
+//! The backend code measured is the module's own: the side table's
+//! `lookup_in`/`get_or_create_in` on a private table with the module's
+//! parameters, or the embedded backend's `addons_get`/`addons_alloc` (see
+//! [`BenchTarget`]).  The "inodes" are synthetic: zeroed `struct inode`
+//! sized objects in one `kvzalloc()`ed array with only `i_lock`
+//! initialised, never handed to any other kernel function.  The side table
+//! only hashes their address (and takes `i_lock`, tests `i_state` on
+//! creation), the embedded path only reads and `cmpxchg()`es `i_addons`
+//! (and reads `i_state`).  Whatever addons the benchmark creates it frees
+//! itself, after a grace period where other bench threads may still look,
+//! and counts in `bench_addons_allocated`/`bench_addons_freed`, never in
+//! the module's own counters.
+//!
+//! Per tracked count `N`: `N` tracked inodes get addons (untimed, in a
+//! random order); `U = clamp(N, MIN_UNTRACKED, MAX_UNTRACKED)` more never
+//! have any.  Then, for each thread count, three phases, each run by fresh
+//! kthreads and timed with `ktime_get()` around chunks of [`CHUNK`] ops:
+//!
+//! - `lookup_hit`: lookups of tracked inodes, in a precomputed random
+//!   permutation (thread `t` starts at `t/T` of it);
+//! - `lookup_miss`: the same over the untracked inodes;
+//! - `get_or_create`: creation on untracked inodes (each thread owns a
+//!   disjoint share) in rounds of about `max(N/8, 16)` creations, each
+//!   round torn down (untimed, freed after a grace period) before the next:
+//!   the table holds between `N` and `N` + one round.
+//!
+//! A phase stops after [`PHASE_NS`] of measured time or its op cap.
+//! `ns_per_op` is the threads' summed measured time over their summed ops:
+//! the latency one op sees with that many threads running.  A size whose
+//! memory estimate exceeds half of `MemAvailable` is skipped (a `# skipped`
+//! line says why).  A fatal signal stops the run (`EINTR`); everything is
+//! torn down on every path.
+
+use crate::{
+    backend::{ActiveBackend, Backend},
+    control::with_buf,
+    ffi,
+    inode::InodeRef,
+    rcu,
+};
+use core::{
+    fmt::Write,
+    ptr::NonNull,
+    sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
+};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVVec},
+    bindings,
+    ffi::{c_char, c_int, c_uint, c_ulong, c_void},
+    prelude::*,
+    str::CStr,
+};
+
+/// Tracked-inode counts of the whole matrix.
+const SIZES: [usize; 5] = [100, 1_000, 10_000, 100_000, 1_000_000];
+/// Thread counts of the whole matrix (and of `bench TRACKED`).
+const THREADS: [usize; 2] = [1, 2];
+/// Most threads a run may ask for.
+const MAX_THREADS: usize = 8;
+/// Most tracked inodes a run may ask for.
+const MAX_TRACKED: usize = 10_000_000;
+/// Bounds of the untracked set (miss lookups, creations).
+const MIN_UNTRACKED: usize = 64;
+const MAX_UNTRACKED: usize = 65_536;
+/// Ops between two clock reads (and `cond_resched()`, stop checks).
+pub(crate) const CHUNK: usize = 256;
+/// Measured time per phase and thread.
+const PHASE_NS: u64 = 200_000_000;
+/// Op caps per phase and thread (creation: bounds the memory awaiting a
+/// grace period).
+const LOOKUP_OPS_MAX: u64 = 1 << 24;
+const CREATE_OPS_MAX: u64 = 1 << 17;
+
+/// What the benchmark drives: the active backend's code paths on a private
+/// set of synthetic inodes.
+pub(crate) trait BenchTarget: Sync + Sized {
+    /// Bytes one tracked inode's addons cost (object and table), for the
+    /// memory estimate.
+    const BYTES_PER_ENTRY: usize;
+
+    /// An empty target.
+    fn new() -> Result<Self>;
+
+    /// The backend's lookup: does `inode` have addons?
+    fn lookup(&self, inode: &InodeRef) -> bool;
+
+    /// The backend's get-or-create (process context, `GFP_KERNEL`):
+    /// whether this call created the addons.
+    fn get_or_create(&self, inode: &InodeRef) -> Result<bool>;
+
+    /// Detaches `inode`'s addons, if any, freeing them after a grace
+    /// period.  Other bench threads may run (on other inodes).
+    fn release(&self, inode: &InodeRef);
+
+    /// Frees every addons object left, once no bench thread runs.
+    fn finish(self, inodes: &SynthInodes);
+}
+
+#[cfg(not(ia_backend_embedded))]
+type ActiveBench = crate::backend_table::TableBench;
+#[cfg(ia_backend_embedded)]
+type ActiveBench = crate::backend_embedded::EmbeddedBench;
+
+/// `cond_resched()`.
+pub(crate) fn cond_resched() {
+    // SAFETY: callers are in process context, holding no lock or RCU.
+    unsafe { ffi::ia_cond_resched() };
+}
+
+fn now_ns() -> u64 {
+    // SAFETY: no precondition.
+    unsafe { bindings::ktime_get() as u64 }
+}
+
+/// A uniformly random index below `n` (`n <= u32::MAX`).
+fn random_below(n: usize) -> usize {
+    // SAFETY: no precondition.
+    let r = unsafe { bindings::get_random_u32() } as u64;
+    ((r * n as u64) >> 32) as usize
+}
+
+/// The synthetic inodes: zeroed `struct inode`s with `i_lock`
+/// initialised, in one `kvzalloc()`ed array.
+///
+/// # Invariants
+///
+/// `base` points to `n` such objects, freed only in `drop`; nothing
+/// outside the benchmark ever sees them.
+pub(crate) struct SynthInodes {
+    base: NonNull<bindings::inode>,
+    n: usize,
+}
+
+// SAFETY: the array is only freed in `drop`; the objects are shared with
+// bench threads, which only use them through the backends' synchronised
+// paths (`i_lock`, atomic `i_addons`, the table's locks).
+unsafe impl Send for SynthInodes {}
+// SAFETY: see `Send`.
+unsafe impl Sync for SynthInodes {}
+
+impl SynthInodes {
+    /// `n` synthetic inodes, or `None` if they cannot be allocated.
+    fn new(n: usize) -> Option<Self> {
+        // SAFETY: process context (may sleep).
+        let p = unsafe { ffi::ia_bench_inodes_alloc(n) };
+        // INVARIANT: a non-NULL result points to `n` initialised objects.
+        NonNull::new(p).map(|base| Self { base, n })
+    }
+
+    /// The `i`th synthetic inode, `i < len()`.
+    pub(crate) fn get(&self, i: usize) -> InodeRef {
+        let i = i.min(self.n - 1);
+        // SAFETY: `i < n`, so the object is in the array (type invariant),
+        // which outlives the returned value's uses (bench threads are
+        // joined, and the targets finished, before `drop`).  It is not a
+        // real inode: only the fields the backends' bench paths use are
+        // meaningful (`i_lock`, `i_state`, `i_addons`), and only they are
+        // used.
+        unsafe { InodeRef::from_nonnull(NonNull::new_unchecked(self.base.as_ptr().add(i))) }
+    }
+
+    /// Every synthetic inode (the side table's bench needs no walk).
+    #[cfg_attr(not(ia_backend_embedded), allow(dead_code))]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = InodeRef> + '_ {
+        (0..self.n).map(|i| self.get(i))
+    }
+}
+
+impl Drop for SynthInodes {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `ia_bench_inodes_alloc()` (type invariant);
+        // no user is left.
+        unsafe { ffi::ia_bench_inodes_free(self.base.as_ptr()) };
+    }
+}
+
+/// A phase's operation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    LookupHit,
+    LookupMiss,
+    GetOrCreate,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::LookupHit => "lookup_hit",
+            Op::LookupMiss => "lookup_miss",
+            Op::GetOrCreate => "get_or_create",
+        }
+    }
+}
+
+/// One phase, shared by its threads.
+struct Phase<'a, T: BenchTarget> {
+    target: &'a T,
+    inodes: &'a SynthInodes,
+    /// Indices into `inodes`, in a random order.
+    order: &'a [u32],
+    op: Op,
+    threads: usize,
+    /// Creations per round, all threads together.
+    round: usize,
+    stop: AtomicBool,
+    ops: [AtomicU64; MAX_THREADS],
+    ns: [AtomicU64; MAX_THREADS],
+}
+
+impl<T: BenchTarget> Phase<'_, T> {
+    fn done(&self, ns: u64, ops: u64, cap: u64) -> bool {
+        ns >= PHASE_NS || ops >= cap || self.stop.load(Relaxed)
+    }
+
+    fn run_lookups(&self, idx: usize) -> Result<(u64, u64)> {
+        let expect = self.op == Op::LookupHit;
+        let len = self.order.len();
+        let mut pos = idx * len / self.threads;
+        let (mut ns, mut ops) = (0, 0);
+        loop {
+            let t0 = now_ns();
+            for _ in 0..CHUNK {
+                if self
+                    .target
+                    .lookup(&self.inodes.get(self.order[pos] as usize))
+                    != expect
+                {
+                    return Err(EIO);
+                }
+                pos += 1;
+                if pos == len {
+                    pos = 0;
+                }
+            }
+            ns += now_ns() - t0;
+            ops += CHUNK as u64;
+            if self.done(ns, ops, LOOKUP_OPS_MAX) {
+                return Ok((ns, ops));
+            }
+            cond_resched();
+        }
+    }
+
+    fn run_creates(&self, idx: usize) -> Result<(u64, u64)> {
+        let len = self.order.len();
+        let own = &self.order[idx * len / self.threads..(idx + 1) * len / self.threads];
+        let s = own.len();
+        if s == 0 {
+            return Ok((0, 0));
+        }
+        let r = (self.round / self.threads).clamp(1, s);
+        let at = |pos: usize, k: usize| {
+            let i = if pos + k >= s { pos + k - s } else { pos + k };
+            self.inodes.get(own[i] as usize)
+        };
+        let (mut ns, mut ops, mut pos) = (0, 0, 0);
+        loop {
+            let mut k = 0;
+            while k < r {
+                let end = (k + CHUNK).min(r);
+                let t0 = now_ns();
+                while k < end {
+                    if !self.target.get_or_create(&at(pos, k))? {
+                        return Err(EIO);
+                    }
+                    k += 1;
+                }
+                ns += now_ns() - t0;
+                cond_resched();
+            }
+            ops += r as u64;
+            for k in 0..r {
+                self.target.release(&at(pos, k));
+                if k % CHUNK == CHUNK - 1 {
+                    cond_resched();
+                }
+            }
+            pos = if pos + r >= s { pos + r - s } else { pos + r };
+            if self.done(ns, ops, CREATE_OPS_MAX) {
+                return Ok((ns, ops));
+            }
+        }
+    }
+}
+
+/// A bench kthread's body: thread `idx` of the phase at `arg`.
+///
+/// # Safety
+///
+/// `arg` is the `Phase<T>` passed to `ia_bench_run_threads()`, alive until
+/// that returns, which is after this function returned.
+unsafe extern "C" fn worker<T: BenchTarget>(arg: *const c_void, idx: c_uint) -> c_int {
+    // SAFETY: by the caller.
+    let p = unsafe { &*arg.cast::<Phase<'_, T>>() };
+    let idx = idx as usize;
+    let r = match p.op {
+        Op::LookupHit | Op::LookupMiss => p.run_lookups(idx),
+        Op::GetOrCreate => p.run_creates(idx),
+    };
+    match r {
+        Ok((ns, ops)) => {
+            p.ns[idx].store(ns, Relaxed);
+            p.ops[idx].store(ops, Relaxed);
+            0
+        }
+        Err(e) => {
+            p.stop.store(true, Relaxed);
+            e.to_errno()
+        }
+    }
+}
+
+/// Asks the threads of the phase at `arg` to stop (fatal signal).
+///
+/// # Safety
+///
+/// As for [`worker`].
+unsafe extern "C" fn stop<T: BenchTarget>(arg: *const c_void) {
+    // SAFETY: by the caller.
+    let p = unsafe { &*arg.cast::<Phase<'_, T>>() };
+    p.stop.store(true, Relaxed);
+}
+
+/// A random permutation of `lo..hi`.
+fn permutation(lo: usize, hi: usize) -> Result<KVVec<u32>> {
+    let n = hi - lo;
+    let mut v = KVVec::with_capacity(n, GFP_KERNEL)?;
+    for i in lo..hi {
+        v.push(i as u32, GFP_KERNEL)?;
+    }
+    for i in (1..n).rev() {
+        v.swap(i, random_below(i + 1));
+        if i % (64 * CHUNK) == 0 {
+            cond_resched();
+        }
+    }
+    Ok(v)
+}
+
+fn check_signal() -> Result {
+    // SAFETY: no precondition.
+    if unsafe { ffi::ia_fatal_signal_pending() } {
+        return Err(EINTR);
+    }
+    Ok(())
+}
+
+/// Runs one phase with `threads` kthreads and writes its TSV row.
+fn run_phase<T: BenchTarget>(
+    w: &mut dyn Write,
+    target: &T,
+    inodes: &SynthInodes,
+    order: &[u32],
+    op: Op,
+    tracked: usize,
+    threads: usize,
+) -> Result {
+    let p = Phase {
+        target,
+        inodes,
+        order,
+        op,
+        threads,
+        round: (tracked / 8).max(16),
+        stop: AtomicBool::new(false),
+        ops: [const { AtomicU64::new(0) }; MAX_THREADS],
+        ns: [const { AtomicU64::new(0) }; MAX_THREADS],
+    };
+    // SAFETY: `worker::<T>` and `stop::<T>` get `&p` back, which outlives
+    // the call: it returns only once every thread has exited.
+    kernel::error::to_result(unsafe {
+        ffi::ia_bench_run_threads(
+            threads as c_uint,
+            Some(worker::<T>),
+            Some(stop::<T>),
+            (&p as *const Phase<'_, T>).cast::<c_void>(),
+        )
+    })?;
+    let ns: u64 = p.ns.iter().map(|x| x.load(Relaxed)).sum();
+    let ops: u64 = p.ops.iter().map(|x| x.load(Relaxed)).sum();
+    if ops == 0 {
+        return Err(EIO);
+    }
+    let centi = ns * 100 / ops;
+    writeln!(
+        w,
+        "{}\t{tracked}\t{threads}\t{}\t{}.{:02}\t{ops}",
+        ActiveBackend::NAME,
+        op.name(),
+        centi / 100,
+        centi % 100
+    )
+    .map_err(|_| ENOSPC)
+}
+
+/// Bytes a run with `tracked` and `untracked` inodes and at most
+/// `threads` threads needs, roughly (the last term: creations awaiting a
+/// grace period, at worst every one of a phase).
+fn memory_needed<T: BenchTarget>(tracked: usize, untracked: usize, threads: usize) -> usize {
+    let inodes = tracked + untracked;
+    let pending = threads * CREATE_OPS_MAX as usize;
+    inodes * (core::mem::size_of::<bindings::inode>() + 4)
+        + (tracked + (tracked / 8).max(16) + pending) * T::BYTES_PER_ENTRY
+}
+
+/// Runs one tracked-inode count with each of `threads`.
+fn run_size<T: BenchTarget>(w: &mut dyn Write, tracked: usize, threads: &[usize]) -> Result {
+    let untracked = tracked.clamp(MIN_UNTRACKED, MAX_UNTRACKED);
+    let max_threads = threads.iter().copied().max().unwrap_or(1);
+    let need = memory_needed::<T>(tracked, untracked, max_threads);
+    // SAFETY: no precondition.
+    let avail = unsafe { bindings::si_mem_available() }.max(0) as usize * kernel::page::PAGE_SIZE;
+    if need > avail / 2 {
+        let (need, avail) = (need >> 20, avail >> 20);
+        pr_info!("bench: tracked {tracked} skipped: needs ~{need} MiB, {avail} MiB available\n");
+        return writeln!(
+            w,
+            "# skipped\t{tracked}\tneeds ~{need} MiB, more than half of the {avail} MiB available"
+        )
+        .map_err(|_| ENOSPC);
+    }
+    let Some(inodes) = SynthInodes::new(tracked + untracked) else {
+        pr_info!("bench: tracked {tracked} skipped: no memory for the synthetic inodes\n");
+        return writeln!(
+            w,
+            "# skipped\t{tracked}\tno memory for the synthetic inodes"
+        )
+        .map_err(|_| ENOSPC);
+    };
+    let hit = permutation(0, tracked)?;
+    let miss = permutation(tracked, tracked + untracked)?;
+    let target = T::new()?;
+    let r = (|| -> Result {
+        for (i, &idx) in hit.iter().enumerate() {
+            if !target.get_or_create(&inodes.get(idx as usize))? {
+                return Err(EIO);
+            }
+            if i % CHUNK == CHUNK - 1 {
+                check_signal()?;
+                cond_resched();
+            }
+        }
+        for &t in threads {
+            for (op, order) in [
+                (Op::LookupHit, &hit),
+                (Op::LookupMiss, &miss),
+                (Op::GetOrCreate, &miss),
+            ] {
+                check_signal()?;
+                run_phase(w, &target, &inodes, order, op, tracked, t)?;
+            }
+        }
+        Ok(())
+    })();
+    target.finish(&inodes);
+    drop(inodes);
+    match &r {
+        Ok(()) => pr_info!("bench: tracked {tracked} done\n"),
+        Err(e) => pr_info!("bench: tracked {tracked} stopped: error {}\n", e.to_errno()),
+    }
+    r
+}
+
+/// Parses `[TRACKED [THREADS]]`: the tracked counts and thread counts to
+/// run.
+fn parse(args: &str) -> Result<(KVec<usize>, KVec<usize>)> {
+    let mut it = args.split_ascii_whitespace();
+    let num = |s: Option<&str>| -> Result<Option<usize>> {
+        s.map(|s| s.parse::<usize>().map_err(|_| EINVAL))
+            .transpose()
+    };
+    let tracked = num(it.next())?;
+    let threads = num(it.next())?;
+    if it.next().is_some() {
+        return Err(EINVAL);
+    }
+    let mut sizes = KVec::new();
+    let mut ts = KVec::new();
+    match tracked {
+        None => sizes.extend_from_slice(&SIZES, GFP_KERNEL)?,
+        Some(n) if (1..=MAX_TRACKED).contains(&n) => sizes.push(n, GFP_KERNEL)?,
+        Some(_) => return Err(EINVAL),
+    }
+    match threads {
+        None => ts.extend_from_slice(&THREADS, GFP_KERNEL)?,
+        Some(t) if (1..=MAX_THREADS).contains(&t) => ts.push(t, GFP_KERNEL)?,
+        Some(_) => return Err(EINVAL),
+    }
+    Ok((sizes, ts))
+}
+
+fn run(args: &str, w: &mut dyn Write) -> Result {
+    let (sizes, threads) = parse(args)?;
+    writeln!(w, "backend\ttracked\tthreads\top\tns_per_op\tops").map_err(|_| ENOSPC)?;
+    let mut r = Ok(());
+    for &n in sizes.iter() {
+        r = run_size::<ActiveBench>(w, n, &threads);
+        if r.is_err() {
+            break;
+        }
+    }
+    // Frees the last deferred objects (module code), so that the bench
+    // counters balance when the write returns.
+    rcu::barrier();
+    r
+}
+
+/// Runs `bench ARGS` (`control` write), writing the TSV into `buf`.
+///
+/// The C caller serialises runs (`EBUSY` for a second one) and keeps the
+/// text for the `bench` file.
+#[no_mangle]
+pub(crate) extern "C" fn ia_rust_bench(
+    args: *const c_char,
+    buf: *mut c_char,
+    len: c_ulong,
+) -> kernel::ffi::c_long {
+    // SAFETY: the C caller passes a NUL-terminated string.
+    let args = unsafe { CStr::from_char_ptr(args) };
+    let Ok(args) = args.to_str() else {
+        return EINVAL.to_errno() as kernel::ffi::c_long;
+    };
+    // SAFETY: the C caller passes a buffer of `len` bytes.
+    unsafe { with_buf(buf, len, |w| run(args, w)) }
+}
+
+/// Counts a microbenchmark addons object freed by the C glue (embedded
+/// backend: `ia_bench_addons_release()`).
+#[no_mangle]
+pub(crate) extern "C" fn ia_rust_bench_addons_freed() {
+    crate::stats::STATS.bench_freed.inc();
+}
