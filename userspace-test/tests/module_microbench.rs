@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The in-kernel microbenchmark (`bench` on the control file) with small
+//! tracked counts: its TSV is well formed, every number is positive, bad
+//! arguments are rejected with EINVAL and a second run with EBUSY, a fatal
+//! signal stops a run, and every addons object it allocated is freed (in
+//! the bench's own counters; the module's stay balanced).
+//!
+//! Same assertions on both backends: the side table (stock) and the
+//! embedded pointer (kernels with the series).
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+use userspace_test::addons::{backend, stat, unload_report, DEBUGFS};
+use userspace_test::{dmesg_mark, Module};
+
+fn control_write(data: &[u8]) -> Result<(), i32> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .open(format!("{DEBUGFS}/control"))
+        .expect("open control");
+    f.write(data)
+        .map(|_| ())
+        .map_err(|e| e.raw_os_error().unwrap_or(0))
+}
+
+fn bench_read() -> Result<String, i32> {
+    fs::read_to_string(format!("{DEBUGFS}/bench")).map_err(|e| e.raw_os_error().unwrap_or(0))
+}
+
+/// One result row.
+struct Row {
+    backend: String,
+    tracked: u64,
+    threads: u64,
+    op: String,
+    ns_per_op: f64,
+    ops: u64,
+}
+
+/// Parses the TSV, checking its shape; `# skipped` lines are returned
+/// apart.
+fn parse(text: &str) -> (Vec<Row>, Vec<String>) {
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("backend\ttracked\tthreads\top\tns_per_op\tops"),
+        "header of {text:?}"
+    );
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    for l in lines {
+        if l.starts_with("# skipped\t") {
+            skipped.push(l.to_owned());
+            continue;
+        }
+        let f: Vec<&str> = l.split('\t').collect();
+        assert_eq!(f.len(), 6, "row {l:?}");
+        let (int, frac) = f[4].split_once('.').expect("ns_per_op has 2 decimals");
+        assert!(
+            frac.len() == 2 && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()),
+            "ns_per_op {l:?}"
+        );
+        rows.push(Row {
+            backend: f[0].to_owned(),
+            tracked: f[1].parse().expect("tracked"),
+            threads: f[2].parse().expect("threads"),
+            op: f[3].to_owned(),
+            ns_per_op: f[4].parse().expect("ns_per_op"),
+            ops: f[5].parse().expect("ops"),
+        });
+    }
+    (rows, skipped)
+}
+
+/// Runs `bench TRACKED THREADS...` and checks its rows.
+fn run_and_check(tracked: u64, threads: &[u64]) {
+    let arg = match threads {
+        [t] => format!("bench {tracked} {t}\n"),
+        _ => format!("bench {tracked}\n"),
+    };
+    control_write(arg.as_bytes()).unwrap_or_else(|e| panic!("{arg:?}: errno {e}"));
+    let text = bench_read().expect("read bench");
+    let (rows, skipped) = parse(&text);
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let be = backend();
+    let mut want = Vec::new();
+    for &t in threads {
+        for op in ["lookup_hit", "lookup_miss", "get_or_create"] {
+            want.push((t, op));
+        }
+    }
+    let got: Vec<(u64, &str)> = rows.iter().map(|r| (r.threads, r.op.as_str())).collect();
+    assert_eq!(got, want, "{text}");
+    for r in &rows {
+        assert_eq!(r.backend, be, "{text}");
+        assert_eq!(r.tracked, tracked, "{text}");
+        assert!(r.ns_per_op > 0.0 && r.ns_per_op.is_finite(), "{text}");
+        assert!(r.ops > 0, "{text}");
+    }
+}
+
+/// Waits until a run is going (the `bench` file says EBUSY).
+fn wait_busy() {
+    let t0 = Instant::now();
+    while bench_read().is_ok() {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no run started");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn microbench_runs_rejects_and_cleans_up() {
+    let m = Module::load(&[]).expect("insmod");
+    let side_table = !userspace_test::addons::embedded();
+    // Nothing run yet: empty results.
+    assert_eq!(bench_read().expect("read bench"), "");
+
+    run_and_check(100, &[1]);
+    run_and_check(1000, &[2]);
+    run_and_check(300, &[1, 2]);
+    let last = bench_read().unwrap();
+
+    // Bad arguments: EINVAL, and the last results stay.
+    for bad in [
+        &b"bench 0"[..],
+        b"bench 10000001",
+        b"bench 10 0",
+        b"bench 10 9",
+        b"bench x",
+        b"bench -1",
+        b"bench 10 1 1",
+        b"bench 1e3",
+        b"benchx",
+        b"bench 10\0 1",
+        b"bench \xff",
+    ] {
+        assert_eq!(control_write(bad), Err(libc::EINVAL), "{bad:?}");
+    }
+    assert_eq!(bench_read().unwrap(), last);
+
+    // A second run while one is going: EBUSY.
+    let bg = thread::spawn(|| control_write(b"bench 20000 1"));
+    wait_busy();
+    assert_eq!(control_write(b"bench 100 1"), Err(libc::EBUSY));
+    assert_eq!(bench_read(), Err(libc::EBUSY));
+    assert_eq!(bg.join().unwrap(), Ok(()));
+    let (rows, _) = parse(&bench_read().unwrap());
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.tracked == 20000));
+
+    // A fatal signal stops a run soon, and everything is torn down.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("echo 'bench 100000 2' > {DEBUGFS}/control"))
+        .spawn()
+        .expect("spawn sh");
+    wait_busy();
+    thread::sleep(Duration::from_millis(500));
+    let t0 = Instant::now();
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", t0.elapsed());
+    // The lock is free again, the killed run left the results alone.
+    let (rows, _) = parse(&bench_read().expect("read after kill"));
+    assert!(rows.iter().all(|r| r.tracked == 20000));
+
+    // Every bench object was freed (the write returns after rcu_barrier),
+    // and none were counted as the module's.
+    let allocated = stat("bench_addons_allocated");
+    assert!(allocated >= 100 + 1000 + 300 + 20000, "{allocated}");
+    assert_eq!(allocated, stat("bench_addons_freed"));
+    if side_table {
+        assert_eq!(stat("addons_allocated"), stat("addons_freed"));
+        assert_eq!(stat("inodes_with_addons"), 0);
+    }
+    let mark = dmesg_mark();
+    m.unload().expect("rmmod");
+    if side_table {
+        let (drained, allocated, freed) = unload_report(mark);
+        assert_eq!(drained, 0);
+        assert_eq!(allocated, freed);
+    }
+}
