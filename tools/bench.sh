@@ -8,12 +8,18 @@
 # repetition, then summarised (median, min-max).  The report goes to
 # bench/results/<date>-<accel>/report.md with plots.
 #
-#   BENCH_REPS (5)  BENCH_OPS (20000)  BENCH_ROUNDS (5)  BENCH_CONFIGS
+# Each boot of stock+module, addons and addons-inline-mask also runs the
+# module's in-kernel microbenchmark after the syscall benchmark (lookup and
+# get-or-create ns/op vs tracked inodes, side table vs embedded pointer; see
+# tools/guest-bench.sh); BENCH_MICRO=0 skips it.
+#
+#   BENCH_REPS (5)  BENCH_OPS (20000)  BENCH_ROUNDS (5)  BENCH_CONFIGS  BENCH_MICRO (1)
 source "$(dirname "$0")/lib.sh"
 
 REPS="${BENCH_REPS:-5}"
 OPS="${BENCH_OPS:-20000}"
 ROUNDS="${BENCH_ROUNDS:-5}"
+MICRO="${BENCH_MICRO:-1}"
 CONFIGS="${BENCH_CONFIGS:-stock stock+module addons addons-inline-mask}"
 VARIANT=release
 
@@ -51,7 +57,7 @@ for rep in $(seq 1 "$REPS"); do
 		log "[$i/$total] repetition $rep, $cfg"
 		KDIR="$(kdir "$f" "$VARIANT")"
 		VM_OUT="$out" "$ROOT/tools/vm-run.sh" "$f" "$VARIANT" --timeout 1200 -- \
-			"$ROOT/tools/guest-bench.sh" "$cfg" "$KDIR/ext/module/inode_addons.ko" "$BIN" "$OPS" "$ROUNDS" ||
+			"$ROOT/tools/guest-bench.sh" "$cfg" "$KDIR/ext/module/inode_addons.ko" "$BIN" "$OPS" "$ROUNDS" "$MICRO" ||
 			die "benchmark run failed: $out"
 	done
 done

@@ -1,11 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the guest for tools/bench.sh:
-#   guest-bench.sh CONFIG KO BENCH_BIN OPS ROUNDS
+#   guest-bench.sh CONFIG KO BENCH_BIN OPS ROUNDS [MICRO]
 # CONFIG "stock+module" loads the module first.  Writes $VM_OUT/bench.tsv and
 # $VM_OUT/slabinfo.txt (inode caches, addons caches).
+#
+# MICRO=1 (default) also runs the module's in-kernel microbenchmark (the
+# whole matrix, `bench` on its control file) into $VM_OUT/microbench.tsv,
+# after the syscall benchmark: on "stock+module" with the module already
+# loaded (side table), on the patched flavors by loading the module only
+# then (embedded pointer), so that their syscall numbers stay module-free.
+# Plain "stock" runs no microbenchmark (stock+module measures the table).
 set -euo pipefail
-CONFIG="$1" KO="$2" BIN="$3" OPS="$4" ROUNDS="$5"
+CONFIG="$1" KO="$2" BIN="$3" OPS="$4" ROUNDS="$5" MICRO="${6:-1}"
 D=/run/ia-bench
 mkdir -p $D/tmpfs $D/ext4 $D/img
 mount -t tmpfs -o size=256m none $D/tmpfs
@@ -21,6 +28,16 @@ fi
 grep -E '^(# name|inode_cache|shmem_inode_cache|ext4_inode_cache|inode_addons|kmalloc-96 |kmalloc-32 )' /proc/slabinfo >"$VM_OUT/slabinfo.txt" || true
 if [[ -d /sys/kernel/debug/inode_addons ]]; then
 	cat /sys/kernel/debug/inode_addons/stats >"$VM_OUT/module-stats.txt" || true
+fi
+if [[ "$MICRO" == 1 && "$CONFIG" != stock ]]; then
+	[[ "$CONFIG" == *+module ]] || insmod "$KO"
+	C=/sys/kernel/debug/inode_addons
+	if echo bench >$C/control; then
+		cat $C/bench >"$VM_OUT/microbench.tsv"
+	else
+		echo "# failed: the microbenchmark returned an error (see dmesg)" >"$VM_OUT/microbench.tsv"
+	fi
+	[[ "$CONFIG" == *+module ]] || rmmod inode_addons
 fi
 if [[ "$CONFIG" == *+module ]]; then
 	rmmod inode_addons
