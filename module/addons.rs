@@ -81,19 +81,19 @@ impl InodeAddons {
     }
 
     fn alloc(inode: &InodeRef, flags: kernel::alloc::Flags, ia_flags: u32) -> Result<KBox<Self>> {
-        Ok(KBox::new(
-            Self {
-                fsnotify_marks: AtomicPtr::new(core::ptr::null_mut()),
-                bpf_storage: AtomicPtr::new(core::ptr::null_mut()),
-                fsnotify_mask: AtomicU32::new(0),
-                flags: AtomicU32::new(ia_flags),
-                inode: inode.addr(),
-                node: Opaque::uninit(),
-                rcu: Opaque::uninit(),
-                scratch: Opaque::new([0; SCRATCH_WORDS]),
-            },
-            flags,
-        )?)
+        // Allocate, then build the object in place: an object built before
+        // a failed allocation would be dropped, and its `Drop` would count
+        // a free without an allocation.
+        Ok(KBox::<Self>::new_uninit(flags)?.write(Self {
+            fsnotify_marks: AtomicPtr::new(core::ptr::null_mut()),
+            bpf_storage: AtomicPtr::new(core::ptr::null_mut()),
+            fsnotify_mask: AtomicU32::new(0),
+            flags: AtomicU32::new(ia_flags),
+            inode: inode.addr(),
+            node: Opaque::uninit(),
+            rcu: Opaque::uninit(),
+            scratch: Opaque::new([0; SCRATCH_WORDS]),
+        }))
     }
 
     /// Address of the owning inode.
