@@ -71,7 +71,9 @@ done
 
 DEST="$ROOT/bench/results/$STAMP"
 mkdir -p "$DEST"
-python3 "$ROOT/bench/report.py" --raw "$RAW" --out "$DEST" --configs "$CONFIGS" \
+# Debian's python3, which has python3-matplotlib (tools/setup.sh); the venv's
+# and any other python3 on PATH may not.
+/usr/bin/python3 "$ROOT/bench/report.py" --raw "$RAW" --out "$DEST" --configs "$CONFIGS" \
 	--accel "$ACC" --reps "$REPS" --ops "$OPS" --rounds "$ROUNDS" \
 	--rev "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo -dirty)"
 log "report: ${DEST#"$ROOT"/}/report.md"
