@@ -8,7 +8,9 @@
 //! must never pass vacuously on the host.
 
 pub mod bpf;
+pub mod fault;
 pub mod notify;
+pub mod rng;
 
 use std::fs;
 use std::path::PathBuf;
@@ -156,4 +158,37 @@ impl Drop for Module {
             }
         }
     }
+}
+
+/// Runs a kmemleak scan now and returns the unreferenced objects it lists
+/// (one block per object), or `None` without kmemleak.
+pub fn kmemleak_scan() -> Option<Vec<String>> {
+    const KML: &str = "/sys/kernel/debug/kmemleak";
+    fs::write(KML, "scan").ok()?;
+    let text = fs::read_to_string(KML).expect("read kmemleak");
+    let mut blocks: Vec<String> = Vec::new();
+    for l in text.lines() {
+        if l.starts_with("unreferenced object") || blocks.is_empty() {
+            blocks.push(String::new());
+        }
+        let b = blocks.last_mut().unwrap();
+        b.push_str(l);
+        b.push('\n');
+    }
+    blocks.retain(|b| !b.trim().is_empty());
+    Some(blocks)
+}
+
+/// kmemleak's objects (see [`kmemleak_scan`]) allocated by the module or
+/// the kernel's addons code: their backtrace names `inode_addons`, or has a
+/// frame no symbol resolves any more (code of an unloaded module).  All the
+/// objects listed are printed.
+pub fn kmemleak_addons_leaks() -> Vec<String> {
+    let all = kmemleak_scan().expect("kmemleak (debug variant)");
+    for b in &all {
+        eprintln!("kmemleak: {b}");
+    }
+    all.into_iter()
+        .filter(|b| b.contains("inode_addons") || b.contains("] 0xffffffff"))
+        .collect()
 }

@@ -66,6 +66,18 @@ impl Inotify {
         )
     }
 
+    /// `inotify_add_watch()`, returning the errno on failure.
+    pub fn try_add(&self, path: &Path, mask: u32) -> Result<i32, i32> {
+        let p = cstr(path);
+        // SAFETY: `p` is a valid C string for the duration of the call.
+        let wd = unsafe { libc::inotify_add_watch(self.0.as_raw_fd(), p.as_ptr(), mask) };
+        if wd < 0 {
+            Err(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        } else {
+            Ok(wd)
+        }
+    }
+
     /// `inotify_rm_watch()`.
     pub fn rm(&self, wd: i32) {
         // SAFETY: plain system call on our own descriptor.
