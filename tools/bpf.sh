@@ -36,4 +36,13 @@ for src in "$ROOT"/bpf-progs/*.bpf.c; do
 	fi
 	n=$((n + 1))
 done
+# The module's own example program needs no vmlinux.h (tests/module_kfunc_bpf.rs;
+# compiled here, on the host: clang under TCG takes minutes).
+src="$ROOT/module/bpf/ia_flock.bpf.c"
+obj="$OUT/ia_flock.bpf.o"
+if [[ ! -f "$obj" || "$src" -nt "$obj" ]]; then
+	clang -target bpf -g -O2 -Wall -Werror -I "$LIBBPF_INC" -idirafter /usr/include/x86_64-linux-gnu \
+		-c "$src" -o "$obj" || die "compiling $src"
+fi
+n=$((n + 1))
 log "$n BPF objects for $FLAVOR-$VARIANT in ${OUT#"$ROOT"/}"

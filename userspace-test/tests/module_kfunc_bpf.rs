@@ -9,7 +9,6 @@
 
 use std::fs::{self, OpenOptions};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
 use userspace_test::addons::{stat, Dev, Mount};
 use userspace_test::{bpftool, run, run_ok, Module};
 
@@ -18,31 +17,6 @@ const KFUNCS: [&str; 3] = [
     "bpf_inode_addons_shadow_mask",
     "bpf_inode_addons_scratch",
 ];
-
-/// Compiles module/bpf/ia_flock.bpf.c (it needs no vmlinux.h).
-fn build_prog(dir: &Path) -> PathBuf {
-    let libbpf_inc = bpftool().parent().unwrap().join("libbpf/include");
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../module/bpf/ia_flock.bpf.c");
-    let obj = dir.join("ia_flock.bpf.o");
-    run_ok(
-        "clang",
-        &[
-            "-O2",
-            "-g",
-            "-target",
-            "bpf",
-            "-I",
-            libbpf_inc.to_str().unwrap(),
-            "-idirafter",
-            "/usr/include/x86_64-linux-gnu",
-            "-c",
-            src.to_str().unwrap(),
-            "-o",
-            obj.to_str().unwrap(),
-        ],
-    );
-    obj
-}
 
 fn module_refcnt() -> i64 {
     fs::read_to_string("/sys/module/inode_addons/refcnt")
@@ -74,7 +48,8 @@ fn kfuncs_create_addons_from_a_tracing_program() {
     );
 
     let work = Mount::tmpfs("bpf");
-    let obj = build_prog(&work.path);
+    // module/bpf/ia_flock.bpf.c, compiled on the host by tools/bpf.sh.
+    let obj = userspace_test::bpf::obj("ia_flock");
     if run("mountpoint", &["-q", "/sys/fs/bpf"]).status.code() != Some(0) {
         run_ok("mount", &["-t", "bpf", "none", "/sys/fs/bpf"]);
     }
