@@ -217,6 +217,9 @@ def main():
     ap.add_argument("--ops", type=int, required=True)
     ap.add_argument("--rounds", type=int, required=True)
     ap.add_argument("--rev", required=True)
+    # Inodes with addons / inodes alive under the demo workload (`cargo make
+    # demo` on stock, module/README.md): the share the net-memory line uses.
+    ap.add_argument("--demo-share", default=None)
     a = ap.parse_args()
     configs = a.configs.split()
     base = configs[0]
@@ -277,19 +280,29 @@ def main():
     for f in flavors:
         s = slabs.get(f, {})
 
-        def cell(name):
+        def cell(name, struct):
             if name not in s:
-                return "-"
+                # No /proc/slabinfo (release: CONFIG_SLUB_DEBUG=n): the
+                # object's size from BTF, before slab alignment.
+                b = sizes[f].get(struct)
+                return f"{b} B (BTF struct {struct}; no slabinfo)" if b else "-"
             x = s[name]
             return f"{x['objsize']} B / {x['objperslab']} per {x['pagesperslab']} page(s)"
         ia = s.get("inode_addons_cache", {}).get("objsize", "-")
         L.append(f"| {f} | {sizes[f].get('inode', '-')} B | {sizes[f].get('inode_addons', '-')} | "
-                 f"{cell('shmem_inode_cache')} | {cell('ext4_inode_cache')} | {ia} |")
+                 f"{cell('shmem_inode_cache', 'shmem_inode_info')} | "
+                 f"{cell('ext4_inode_cache', 'ext4_inode_info')} | {ia} |")
     s0 = sizes.get(base, {}).get("inode")
     verdicts = []
     for f in flavors[1:]:
         s1 = sizes[f].get("inode")
         ia = slabs.get(f, {}).get("inode_addons_cache", {}).get("objsize")
+        ia_src = "slab object"
+        if not ia and sizes[f].get("inode_addons"):
+            # inode_addons_cache is SLAB_NO_MERGE with no debug metadata
+            # here: its object is the struct rounded up to 8 bytes.
+            ia = (sizes[f]["inode_addons"] + 7) // 8 * 8
+            ia_src = "struct size from BTF, no slabinfo"
         if s0 and s1 and ia:
             L.append(f"\nNet bytes per 1M inodes, {f} vs stock, by share of inodes with addons "
                      f"(struct inode {s1 - s0:+d} B each, addons {ia} B each):\n")
@@ -298,7 +311,13 @@ def main():
             for share in (0.0, 0.001, 0.01, 0.1, 1.0):
                 net = (s1 - s0) * 1_000_000 + share * 1_000_000 * ia
                 L.append(f"| {share * 100:g}% | {net / 1e6:+.2f} MB |")
-            L.append(f"\nBreak-even share: {(s0 - s1) / ia * 100:.1f}% of inodes with addons.")
+            if a.demo_share:
+                n, d = (int(x) for x in a.demo_share.split("/"))
+                share = n / d
+                net = ((s1 - s0) + share * ia) * 1_000_000
+                L.append(f"| {share * 100:.1f}% (demo workload: {n} of {d} inodes) | {net / 1e6:+.2f} MB |")
+            L.append(f"\nAddons object: {ia} B ({ia_src}). Break-even share: "
+                     f"{(s0 - s1) / ia * 100:.1f}% of inodes with addons.")
         if s0 and s1:
             verdicts.append((f"struct inode 8 B smaller than stock ({f})", s0 - s1 == 8,
                              f"stock {s0} B, {f} {s1} B"))

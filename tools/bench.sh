@@ -66,7 +66,7 @@ done
 for cfg in $CONFIGS; do
 	f=$(flavor_of "$cfg")
 	"$BUILD/tools/bpftool/bpftool" btf dump file "$(kdir "$f" "$VARIANT")/vmlinux" |
-		grep -E "STRUCT '(inode|inode_addons)' size=" >"$RAW/btf-$f.txt" || true
+		grep -E "STRUCT '(inode|inode_addons|shmem_inode_info|ext4_inode_info)' size=" >"$RAW/btf-$f.txt" || true
 done
 
 DEST="$ROOT/bench/results/$STAMP"
@@ -75,5 +75,6 @@ mkdir -p "$DEST"
 # and any other python3 on PATH may not.
 /usr/bin/python3 "$ROOT/bench/report.py" --raw "$RAW" --out "$DEST" --configs "$CONFIGS" \
 	--accel "$ACC" --reps "$REPS" --ops "$OPS" --rounds "$ROUNDS" \
+	--demo-share "${BENCH_DEMO_SHARE:-132/2170}" \
 	--rev "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo -dirty)"
 log "report: ${DEST#"$ROOT"/}/report.md"
