@@ -101,10 +101,16 @@ run_logged "building kernel $FLAVOR-$VARIANT" "$BUILD/logs/$FLAVOR-$VARIANT-buil
 
 # 5. bpftool from the same source tree (tools/ is never patched, so one
 # bpftool serves every flavor).
+# Without the LLVM (or libbfd) disassembler: nothing here dumps JITed code,
+# and a bpftool linked with libLLVM takes ~15 s to start in a TCG guest
+# (over 3 min for the first start), which every BPF test pays many times.
 BPFTOOL_OUT="$BUILD/tools/bpftool"
-if [[ ! -x "$BPFTOOL_OUT/bpftool" ]]; then
+BPFTOOL_FEATURES=(feature-llvm=0 feature-libbfd=0 feature-libbfd-liberty=0 feature-libbfd-liberty-z=0)
+if [[ ! -x "$BPFTOOL_OUT/bpftool" || "$(cat "$BPFTOOL_OUT/.features" 2>/dev/null)" != "${BPFTOOL_FEATURES[*]}" ]]; then
+	rm -rf "$BPFTOOL_OUT"
 	mkdir -p "$BPFTOOL_OUT"
 	run_logged "building bpftool" "$BUILD/logs/bpftool.log" \
-		make -C "$PRISTINE/tools/bpf/bpftool" OUTPUT="$BPFTOOL_OUT/" -j"$JOBS"
+		make -C "$PRISTINE/tools/bpf/bpftool" OUTPUT="$BPFTOOL_OUT/" "${BPFTOOL_FEATURES[@]}" -j"$JOBS"
+	echo "${BPFTOOL_FEATURES[*]}" >"$BPFTOOL_OUT/.features"
 fi
 log "kernel ready: ${OUT#"$ROOT"/}/arch/x86/boot/bzImage"
