@@ -12,6 +12,29 @@ use std::path::{Path, PathBuf};
 
 /// The module's debugfs directory.
 pub const DEBUGFS: &str = "/sys/kernel/debug/inode_addons";
+
+/// The kernel functions the module probes on a stock kernel (side table and
+/// fsnotify shadow).
+pub const PROBED: [&str; 5] = [
+    "inode_init_always_gfp",
+    "__destroy_inode",
+    "fsnotify_add_mark_locked",
+    "fsnotify_recalc_mask",
+    "fsnotify_put_mark",
+];
+
+/// Writes `data` to the module's debugfs control file in one write(2);
+/// `Err(errno)` when the module refuses it.
+pub fn control_write(data: &[u8]) -> Result<(), i32> {
+    use std::io::Write;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .open(format!("{DEBUGFS}/control"))
+        .expect("open control");
+    f.write(data)
+        .map(|_| ())
+        .map_err(|e| e.raw_os_error().unwrap_or(0))
+}
 /// The module's misc device.
 pub const DEV: &str = "/dev/inode_addons";
 

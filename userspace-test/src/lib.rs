@@ -32,6 +32,15 @@ pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("harness did not set {name}"))
 }
 
+/// A numeric knob from the environment (e.g. `IA_STRESS_SECS`), `default`
+/// when unset or not a number.
+pub fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The kernel flavor under test (`stock`, `addons`, ...).
 pub fn flavor() -> String {
     env("FLAVOR")

@@ -275,10 +275,7 @@ fn random_bytes(rng: &mut Rng) -> Vec<u8> {
 
 #[test]
 fn random_bad_input_gets_defined_errors() {
-    let iterations: usize = std::env::var("IA_ITERATIONS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
+    let iterations: usize = userspace_test::env_num("IA_ITERATIONS", 2000);
     let mut rng = Rng::from_env("bad_input_random");
     let m = Module::load(&[]).expect("insmod");
     let mnt = Mount::tmpfs("badinput");

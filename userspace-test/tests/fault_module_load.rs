@@ -25,20 +25,11 @@ use std::ffi::CString;
 use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
-use userspace_test::addons::{DEBUGFS, DEV};
+use userspace_test::addons::{DEBUGFS, DEV, PROBED};
 use userspace_test::fault::{FailNth, Knobs, FAILSLAB, FAIL_PAGE_ALLOC};
 use userspace_test::{
     dmesg_mark, dmesg_since, env, kprobes, module_loaded, module_path, require_vm,
 };
-
-/// The probed functions (side table and fsnotify shadow).
-const PROBED: [&str; 5] = [
-    "inode_init_always_gfp",
-    "__destroy_inode",
-    "fsnotify_add_mark_locked",
-    "fsnotify_recalc_mask",
-    "fsnotify_put_mark",
-];
 
 fn memfd_with_module() -> OwnedFd {
     let ko = fs::read(module_path()).expect("read the module");

@@ -3,21 +3,10 @@
 //! Bad input to the ioctl and the debugfs control file is rejected with the
 //! right errno, never an oops.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File};
 use std::os::fd::AsRawFd;
-use userspace_test::addons::{Dev, Query, DEBUGFS, IOC_QUERY, QUERY_CREATE};
+use userspace_test::addons::{control_write, Dev, Query, DEBUGFS, IOC_QUERY, QUERY_CREATE};
 use userspace_test::Module;
-
-fn control_write(data: &[u8]) -> Result<(), i32> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .open(format!("{DEBUGFS}/control"))
-        .expect("open control");
-    f.write(data)
-        .map(|_| ())
-        .map_err(|e| e.raw_os_error().unwrap_or(0))
-}
 
 #[test]
 fn bad_ioctls_and_writes_are_rejected() {

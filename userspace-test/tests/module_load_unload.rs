@@ -11,16 +11,8 @@
 //! asserted instead.
 
 use std::path::Path;
-use userspace_test::addons::{stat, DEBUGFS, DEV};
+use userspace_test::addons::{stat, DEBUGFS, DEV, PROBED};
 use userspace_test::{dmesg_mark, kprobes, Module};
-
-const PROBED: [&str; 5] = [
-    "inode_init_always_gfp",
-    "__destroy_inode",
-    "fsnotify_add_mark_locked",
-    "fsnotify_recalc_mask",
-    "fsnotify_put_mark",
-];
 
 fn probed(list: &[String], sym: &str) -> bool {
     list.iter().any(|l| l.contains(&format!(" {sym}+0x")))

@@ -9,23 +9,12 @@
 //! Same assertions on both backends: the side table (stock) and the
 //! embedded pointer (kernels with the series).
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
-use userspace_test::addons::{backend, stat, unload_report, DEBUGFS};
+use userspace_test::addons::{backend, control_write, stat, unload_report, DEBUGFS};
 use userspace_test::{dmesg_mark, Module};
-
-fn control_write(data: &[u8]) -> Result<(), i32> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .open(format!("{DEBUGFS}/control"))
-        .expect("open control");
-    f.write(data)
-        .map(|_| ())
-        .map_err(|e| e.raw_os_error().unwrap_or(0))
-}
 
 fn bench_read() -> Result<String, i32> {
     fs::read_to_string(format!("{DEBUGFS}/bench")).map_err(|e| e.raw_os_error().unwrap_or(0))

@@ -215,10 +215,7 @@ fn remove_all(dir: &Path) {
 
 #[test]
 fn concurrent_churn_keeps_addons_consistent() {
-    let secs: u64 = std::env::var("IA_STRESS_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let secs: u64 = userspace_test::env_num("IA_STRESS_SECS", 20);
     let mut rng = Rng::from_env("stress_concurrent");
     let m = Module::load(&[]).expect("insmod");
     let emb = embedded();
