@@ -18,21 +18,37 @@ OUT="$KDIR/bpf"
 [[ -f "$KO" ]] || die "build the module first: cargo make module FLAVOR=$FLAVOR VARIANT=$VARIANT"
 mkdir -p "$OUT"
 
-if [[ ! -f "$OUT/vmlinux.h" || "$KO" -nt "$OUT/vmlinux.h" || "$KDIR/vmlinux" -nt "$OUT/vmlinux.h" ]]; then
+# stale OBJ INPUT...: OBJ is missing or older than one of the INPUTs.
+stale() {
+	local obj="$1" in
+	shift
+	[[ -f "$obj" ]] || return 0
+	for in in "$@"; do
+		[[ "$in" -nt "$obj" ]] && return 0
+	done
+	return 1
+}
+# bpf_cc SRC OBJ CLANG_ARGS...
+bpf_cc() {
+	local src="$1" obj="$2"
+	shift 2
+	clang -target bpf -g -O2 -Wall -Werror "$@" -c "$src" -o "$obj" || die "compiling $src"
+}
+
+if stale "$OUT/vmlinux.h" "$KO" "$KDIR/vmlinux"; then
 	"$BPFTOOL" -B "$KDIR/vmlinux" btf dump file "$KO" format c >"$OUT/vmlinux.h.tmp"
 	mv "$OUT/vmlinux.h.tmp" "$OUT/vmlinux.h"
 fi
 
-CFLAGS=(-target bpf -g -O2 -D__TARGET_ARCH_x86 -Wall -Werror
-	-I "$OUT" -I "$LIBBPF_INC" -I "$ROOT/bpf-progs")
+CFLAGS=(-D__TARGET_ARCH_x86 -I "$OUT" -I "$LIBBPF_INC" -I "$ROOT/bpf-progs")
 [[ "$FLAVOR" != stock ]] && CFLAGS+=(-DHAVE_INODE_ADDONS_SERIES)
+mapfile -t HEADERS < <(find "$ROOT/bpf-progs" -name '*.h')
 n=0
 for src in "$ROOT"/bpf-progs/*.bpf.c; do
 	[[ -f "$src" ]] || continue
 	obj="$OUT/$(basename "$src" .c).o"
-	if [[ ! -f "$obj" || "$src" -nt "$obj" || "$OUT/vmlinux.h" -nt "$obj" ||
-		-n "$(find "$ROOT/bpf-progs" -name '*.h' -newer "$obj")" ]]; then
-		clang "${CFLAGS[@]}" -c "$src" -o "$obj" || die "compiling $src"
+	if stale "$obj" "$src" "$OUT/vmlinux.h" "${HEADERS[@]}"; then
+		bpf_cc "$src" "$obj" "${CFLAGS[@]}"
 	fi
 	n=$((n + 1))
 done
@@ -40,9 +56,8 @@ done
 # compiled here, on the host: clang under TCG takes minutes).
 src="$ROOT/module/bpf/ia_flock.bpf.c"
 obj="$OUT/ia_flock.bpf.o"
-if [[ ! -f "$obj" || "$src" -nt "$obj" ]]; then
-	clang -target bpf -g -O2 -Wall -Werror -I "$LIBBPF_INC" -idirafter /usr/include/x86_64-linux-gnu \
-		-c "$src" -o "$obj" || die "compiling $src"
+if stale "$obj" "$src"; then
+	bpf_cc "$src" "$obj" -I "$LIBBPF_INC" -idirafter /usr/include/x86_64-linux-gnu
 fi
 n=$((n + 1))
 log "$n BPF objects for $FLAVOR-$VARIANT in ${OUT#"$ROOT"/}"

@@ -6,11 +6,10 @@
 # and <name>.kreports (kernel reports logged while it ran).
 BINS="$1"
 shift
+HERE="$(cd "$(dirname "$0")" && pwd)"
 REPORTS='BUG:|WARNING:|Oops|general protection fault|KASAN:|UBSAN:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|kernel BUG at|Call Trace:'
 drop_warn_alloc() {
-	awk '/vmalloc error:|page allocation failure:/ { skip = 1 }
-	     !skip { print }
-	     skip && /<\/TASK>/ { skip = 0 }'
+	awk -f "$HERE/drop-warn-alloc.awk"
 }
 rc=0
 while read -r name path; do

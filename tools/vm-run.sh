@@ -83,9 +83,7 @@ REPORTS='BUG:|WARNING:|Oops|general protection fault|Kernel panic|KASAN:|UBSAN:|
 # to the test binary that caused it (and accepts it only from the fault_*
 # binaries, which inject failures on purpose).
 drop_warn_alloc() {
-	awk '/vmalloc error:|page allocation failure:/ { skip = 1 }
-	     !skip { print }
-	     skip && /<\/TASK>/ { skip = 0 }'
+	awk -f "$ROOT/tools/drop-warn-alloc.awk"
 }
 found=$(cat "$CONSOLE" "$VM_OUT/dmesg" "$VM_OUT/kmemleak" 2>/dev/null | drop_warn_alloc |
 	grep -E -A3 "$REPORTS" | head -n 60 || true)
