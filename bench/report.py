@@ -37,6 +37,75 @@ def slabinfo(path):
     return out
 
 
+def slab_sysfs(path):
+    """Cache geometry from /sys/kernel/slab (tools/guest-bench.sh)."""
+    out = {}
+    if not os.path.exists(path):
+        return out
+    for line in open(path):
+        if line.startswith("#"):
+            continue
+        # name object_size slab_size objs_per_slab order
+        f = line.split()
+        out[f[0]] = dict(object_size=int(f[1]), objsize=int(f[2]), objperslab=int(f[3]),
+                         pagesperslab=1 << int(f[4]))
+    return out
+
+
+def slab_geometry(d):
+    """Slab geometry of one boot: /proc/slabinfo if the kernel has it, else sysfs."""
+    g = slab_sysfs(os.path.join(d, "slab-sysfs.txt"))
+    g.update(slabinfo(os.path.join(d, "slabinfo.txt")))
+    return g
+
+
+PAGE_SIZE = 4096  # x86_64
+GEOMETRY_CACHES = ("inode_cache", "shmem_inode_cache", "ext4_inode_cache", "proc_inode_cache",
+                   "sock_inode_cache", "inode_addons_cache")
+
+
+def footprint(x):
+    """Bytes of slab pages per object, the slab's unused tail included."""
+    return x["pagesperslab"] * PAGE_SIZE / x["objperslab"]
+
+
+def geometry_section(L, flavors, slabs, base):
+    """Objects per slab and slab footprint of the inode caches, per flavor."""
+    if not any(slabs.get(f) for f in flavors):
+        return
+    L.append("\nSlab geometry of the inode caches, as the booted kernels report it (first "
+             "repetition; `object/slab size B, objects per slab pages`). Footprint = slab "
+             "pages / objects per slab: what one object really costs, unused slab tail "
+             "included. An 8 B smaller inode saves memory only where it fits more objects "
+             "in a slab.\n")
+    others = [f for f in flavors if f != base]
+    L.append("| cache | " + " | ".join(flavors) + " | " +
+             " | ".join(f"footprint {f} vs {base}, per 1M objects" for f in others) + " |")
+    L.append("|---|" + "---|" * (len(flavors) + len(others)))
+    for c in GEOMETRY_CACHES:
+        row = [slabs.get(f, {}).get(c) for f in flavors]
+        if not any(row):
+            continue
+        cells = []
+        for x in row:
+            if not x:
+                cells.append("-")
+                continue
+            size = (f"{x['object_size']}/{x['objsize']} B" if "object_size" in x
+                    else f"{x['objsize']} B")
+            cells.append(f"{size}, {x['objperslab']} per {x['pagesperslab']} p = "
+                         f"{footprint(x):.1f} B")
+        b = slabs.get(base, {}).get(c)
+        for f in others:
+            x = slabs.get(f, {}).get(c)
+            if b and x:
+                d = footprint(x) - footprint(b)
+                cells.append(f"{d:+.1f} B/object, {d:+.2f} MB")
+            else:
+                cells.append("-")
+        L.append(f"| {c} | " + " | ".join(cells) + " |")
+
+
 def btf_sizes(path):
     out = {}
     if os.path.exists(path):
@@ -272,7 +341,7 @@ def main():
             flavors.append(f)
     sizes = {f: btf_sizes(os.path.join(a.raw, f"btf-{f}.txt")) for f in flavors}
     r0 = reps[0] if reps else None
-    slabs = {c: slabinfo(os.path.join(r0, c, "slabinfo.txt")) for c in configs} if r0 else {}
+    slabs = {c: slab_geometry(os.path.join(r0, c)) for c in configs} if r0 else {}
     L.append("| flavor | sizeof(struct inode) | sizeof(struct inode_addons) | "
              "shmem_inode_cache objsize / per slab | ext4_inode_cache objsize / per slab | "
              "inode_addons_cache objsize |")
@@ -282,16 +351,18 @@ def main():
 
         def cell(name, struct):
             if name not in s:
-                # No /proc/slabinfo (release: CONFIG_SLUB_DEBUG=n): the
-                # object's size from BTF, before slab alignment.
+                # No slab geometry recorded (results of a run before
+                # slab-sysfs.txt existed): the struct's size from BTF,
+                # before slab alignment.
                 b = sizes[f].get(struct)
-                return f"{b} B (BTF struct {struct}; no slabinfo)" if b else "-"
+                return f"{b} B (BTF struct {struct}; no slab geometry)" if b else "-"
             x = s[name]
             return f"{x['objsize']} B / {x['objperslab']} per {x['pagesperslab']} page(s)"
         ia = s.get("inode_addons_cache", {}).get("objsize", "-")
         L.append(f"| {f} | {sizes[f].get('inode', '-')} B | {sizes[f].get('inode_addons', '-')} | "
                  f"{cell('shmem_inode_cache', 'shmem_inode_info')} | "
                  f"{cell('ext4_inode_cache', 'ext4_inode_info')} | {ia} |")
+    geometry_section(L, flavors, slabs, base)
     s0 = sizes.get(base, {}).get("inode")
     verdicts = []
     for f in flavors[1:]:
@@ -302,10 +373,12 @@ def main():
             # inode_addons_cache is SLAB_NO_MERGE with no debug metadata
             # here: its object is the struct rounded up to 8 bytes.
             ia = (sizes[f]["inode_addons"] + 7) // 8 * 8
-            ia_src = "struct size from BTF, no slabinfo"
+            ia_src = "struct size from BTF, no slab geometry"
         if s0 and s1 and ia:
             L.append(f"\nNet bytes per 1M inodes, {f} vs stock, by share of inodes with addons "
-                     f"(struct inode {s1 - s0:+d} B each, addons {ia} B each):\n")
+                     f"(struct inode {s1 - s0:+d} B each, addons {ia} B each). This counts struct "
+                     f"bytes; whether a cache turns them into pages is in the footprint column "
+                     f"of the geometry table:\n")
             L.append("| share with addons | net bytes per 1M inodes |")
             L.append("|---|---|")
             for share in (0.0, 0.001, 0.01, 0.1, 1.0):

@@ -77,4 +77,7 @@ mkdir -p "$DEST"
 	--accel "$ACC" --reps "$REPS" --ops "$OPS" --rounds "$ROUNDS" \
 	--demo-share "${BENCH_DEMO_SHARE:-132/2170}" \
 	--rev "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo -dirty)"
+# The raw results (small text files) go beside the report they produced.
+rm -rf "$DEST/raw"
+cp -r "$RAW" "$DEST/raw"
 log "report: ${DEST#"$ROOT"/}/report.md"

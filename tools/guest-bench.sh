@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the guest for tools/bench.sh:
 #   guest-bench.sh CONFIG KO BENCH_BIN OPS ROUNDS [MICRO]
-# CONFIG "stock+module" loads the module first.  Writes $VM_OUT/bench.tsv and
-# $VM_OUT/slabinfo.txt (inode caches, addons caches).
+# CONFIG "stock+module" loads the module first.  Writes $VM_OUT/bench.tsv,
+# $VM_OUT/slab-sysfs.txt (geometry of the inode and addons caches) and, on
+# kernels with CONFIG_SLUB_DEBUG, $VM_OUT/slabinfo.txt.
 #
 # MICRO=1 (default) also runs the module's in-kernel microbenchmark (the
 # whole matrix, `bench` on its control file) into $VM_OUT/microbench.tsv,
@@ -25,7 +26,20 @@ if [[ "$CONFIG" == *+module ]]; then
 fi
 "$BIN" $D/tmpfs $D/ext4 "$OPS" "$ROUNDS" >"$VM_OUT/bench.tsv"
 # Memory: inode slab caches and, where present, the addons' cache.
-grep -E '^(# name|inode_cache|shmem_inode_cache|ext4_inode_cache|inode_addons|kmalloc-96 |kmalloc-32 )' /proc/slabinfo >"$VM_OUT/slabinfo.txt" || true
+# /proc/slabinfo needs CONFIG_SLUB_DEBUG, which the release variant does
+# not have; SLUB's sysfs directory has the geometry either way.
+if [[ -r /proc/slabinfo ]]; then
+	grep -E '^(# name|inode_cache|shmem_inode_cache|ext4_inode_cache|inode_addons|kmalloc-96 |kmalloc-32 )' /proc/slabinfo >"$VM_OUT/slabinfo.txt" || true
+fi
+{
+	echo "# name object_size slab_size objs_per_slab order"
+	for c in inode_cache shmem_inode_cache ext4_inode_cache proc_inode_cache \
+		sock_inode_cache inode_addons_cache; do
+		S=/sys/kernel/slab/$c
+		[[ -d $S ]] || continue
+		echo "$c $(<$S/object_size) $(<$S/slab_size) $(<$S/objs_per_slab) $(<$S/order)"
+	done
+} >"$VM_OUT/slab-sysfs.txt"
 if [[ -d /sys/kernel/debug/inode_addons ]]; then
 	cat /sys/kernel/debug/inode_addons/stats >"$VM_OUT/module-stats.txt" || true
 fi
