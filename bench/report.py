@@ -106,6 +106,34 @@ def geometry_section(L, flavors, slabs, base):
         L.append(f"| {c} | " + " | ".join(cells) + " |")
 
 
+def footprint_balance(L, f, base, slabs, demo_share):
+    """Net slab pages per 1M inodes of each inode cache: what the 8 bytes and
+    the addons cost once SLUB has packed them into slabs."""
+    g0, g1 = slabs.get(base, {}), slabs.get(f, {})
+    ia = g1.get("inode_addons_cache")
+    caches = [c for c in GEOMETRY_CACHES if c in g0 and c in g1 and c != "inode_addons_cache"]
+    if not ia or not caches:
+        return
+    shares = [(0.0, "0%"), (0.01, "1%"), (0.1, "10%")]
+    if demo_share:
+        n, d = (int(x) for x in demo_share.split("/"))
+        shares.insert(2, (n / d, f"{n / d * 100:.1f}% (demo)"))
+    L.append(f"\nThe same balance in slab pages ({f} vs {base}): per 1M inodes of each cache, "
+             f"footprint difference + share x addons footprint ({footprint(ia):.1f} B):\n")
+    L.append("| cache | " + " | ".join(lbl for _, lbl in shares) + " | break-even share |")
+    L.append("|---|" + "---|" * (len(shares) + 1))
+    for c in caches:
+        d = footprint(g1[c]) - footprint(g0[c])
+        cells = [f"{(d + sh * footprint(ia)):+.2f} MB" for sh, _ in shares]
+        if d >= 0:
+            be = "none: no page saved, costs at any share"
+        elif -d >= footprint(ia):
+            be = "none: saves at any share"
+        else:
+            be = f"{-d / footprint(ia) * 100:.1f}%"
+        L.append(f"| {c} | " + " | ".join(cells) + f" | {be} |")
+
+
 def btf_sizes(path):
     out = {}
     if os.path.exists(path):
@@ -391,9 +419,19 @@ def main():
                 L.append(f"| {share * 100:.1f}% (demo workload: {n} of {d} inodes) | {net / 1e6:+.2f} MB |")
             L.append(f"\nAddons object: {ia} B ({ia_src}). Break-even share: "
                      f"{(s0 - s1) / ia * 100:.1f}% of inodes with addons.")
+            footprint_balance(L, f, base, slabs, a.demo_share)
         if s0 and s1:
             verdicts.append((f"struct inode 8 B smaller than stock ({f})", s0 - s1 == 8,
                              f"stock {s0} B, {f} {s1} B"))
+        g0, g1 = slabs.get(base, {}), slabs.get(f, {})
+        both = [c for c in GEOMETRY_CACHES if c in g0 and c in g1 and c != "inode_addons_cache"]
+        if both:
+            fewer = [c for c in both if footprint(g1[c]) < footprint(g0[c])]
+            verdicts.append((f"(not a claim of the issue) the smaller inode takes fewer slab pages ({f})",
+                             len(fewer) == len(both),
+                             f"in {len(fewer)} of {len(both)} inode caches"
+                             + (f" ({', '.join(fewer)})" if fewer else "")
+                             + "; the others fit as many objects per slab as stock"))
 
     micro, micro_verdict = microbench_section(reps, configs, a)
 
