@@ -37,10 +37,9 @@ run_logged "building syscall-bench" "$BUILD/logs/bench-build.log" \
 	cargo build --release --manifest-path "$ROOT/bench/Cargo.toml" --target-dir "$BUILD/bench-target"
 BIN="$BUILD/bench-target/release/syscall-bench"
 
-ACC="${ACCEL:-}"
-if [[ -z "$ACC" ]]; then
-	if grep -qwE 'vmx|svm' /proc/cpuinfo && [[ -w /dev/kvm ]]; then ACC=kvm; else ACC=tcg; fi
-fi
+# The accelerator vm-run.sh will use (KVM only if a probe boot works), decided
+# once so that every boot of the run and the report's name agree.
+ACC="$(accel "$(kdir "$(flavor_of "${CONFIGS%% *}")" "$VARIANT")/arch/x86/boot/bzImage")"
 export ACCEL="$ACC"
 STAMP="$(date +%Y-%m-%d)-$ACC"
 RAW="$BUILD/bench/$STAMP"

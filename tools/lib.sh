@@ -46,6 +46,24 @@ check_flavor() {
 		die "unknown variant '$variant' (known: $VARIANTS)"
 }
 
+# accel IMG: kvm when the CPU advertises vmx/svm, /dev/kvm is usable and a
+# probe boot of IMG with KVM works (nested KVM can hang: the probe has 60 s);
+# tcg otherwise.  ACCEL=kvm|tcg overrides.  The probe result is cached per
+# machine in build/.kvm-probe.
+accel() {
+	local img="$1" cache="$BUILD/.kvm-probe"
+	if [[ -n "${ACCEL:-}" ]]; then echo "$ACCEL"; return; fi
+	if ! grep -qwE 'vmx|svm' /proc/cpuinfo || [[ ! -w /dev/kvm ]]; then echo tcg; return; fi
+	if [[ ! -f "$cache" ]]; then
+		if timeout 60 vng --run "$img" --memory 512M --exec true >/dev/null 2>&1; then
+			echo kvm >"$cache"
+		else
+			echo tcg >"$cache"
+		fi
+	fi
+	cat "$cache"
+}
+
 kdir() { echo "$BUILD/$1-$2"; }
 ksrc() { echo "$BUILD/src/$1"; }
 

@@ -24,22 +24,7 @@ IMG="$KDIR/arch/x86/boot/bzImage"
 [[ -f "$IMG" ]] || die "$IMG missing: run 'cargo make kernel FLAVOR=$FLAVOR VARIANT=$VARIANT'"
 command -v vng >/dev/null || die "vng missing: run 'cargo make setup'"
 
-# KVM when the CPU advertises it and a probe boot works; TCG otherwise.
-# ACCEL=kvm|tcg overrides.  The probe result is cached per machine.
-accel() {
-	if [[ -n "${ACCEL:-}" ]]; then echo "$ACCEL"; return; fi
-	if ! grep -qwE 'vmx|svm' /proc/cpuinfo || [[ ! -w /dev/kvm ]]; then echo tcg; return; fi
-	local cache="$BUILD/.kvm-probe"
-	if [[ ! -f "$cache" ]]; then
-		if timeout 60 vng --run "$IMG" --memory 512M --exec true >/dev/null 2>&1; then
-			echo kvm >"$cache"
-		else
-			echo tcg >"$cache"
-		fi
-	fi
-	cat "$cache"
-}
-ACC=$(accel)
+ACC=$(accel "$IMG")
 VNG_ACCEL=()
 [[ "$ACC" == tcg ]] && VNG_ACCEL=(--disable-kvm)
 
