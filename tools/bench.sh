@@ -76,7 +76,9 @@ mkdir -p "$DEST"
 	--accel "$ACC" --reps "$REPS" --ops "$OPS" --rounds "$ROUNDS" \
 	--demo-share "${BENCH_DEMO_SHARE:-132/2170}" \
 	--rev "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo -dirty)"
-# The raw results (small text files) go beside the report they produced.
+# The raw results go beside the report they produced; the boots' console
+# logs and dmesg stay in build/bench/.
 rm -rf "$DEST/raw"
 cp -r "$RAW" "$DEST/raw"
+find "$DEST/raw" \( -name console.log -o -name dmesg -o -name cmd \) -delete
 log "report: ${DEST#"$ROOT"/}/report.md"
