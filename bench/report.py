@@ -23,33 +23,29 @@ def load_tsv(path):
     return d
 
 
-def slabinfo(path):
-    out = {}
+def table_rows(path):
+    """Whitespace-separated fields of each line of a text table, '#' lines
+    skipped; nothing if the file does not exist."""
     if not os.path.exists(path):
-        return out
+        return
     for line in open(path):
-        if line.startswith("#"):
-            continue
-        f = line.split()
-        # name active_objs num_objs objsize objperslab pagesperslab
-        out[f[0]] = dict(objsize=int(f[3]), objperslab=int(f[4]), pagesperslab=int(f[5]),
-                         active=int(f[1]))
-    return out
+        if not line.startswith("#"):
+            yield line.split()
+
+
+def slabinfo(path):
+    # name active_objs num_objs objsize objperslab pagesperslab
+    return {f[0]: dict(objsize=int(f[3]), objperslab=int(f[4]), pagesperslab=int(f[5]),
+                       active=int(f[1]))
+            for f in table_rows(path)}
 
 
 def slab_sysfs(path):
     """Cache geometry from /sys/kernel/slab (tools/guest-bench.sh)."""
-    out = {}
-    if not os.path.exists(path):
-        return out
-    for line in open(path):
-        if line.startswith("#"):
-            continue
-        # name object_size slab_size objs_per_slab order
-        f = line.split()
-        out[f[0]] = dict(object_size=int(f[1]), objsize=int(f[2]), objperslab=int(f[3]),
-                         pagesperslab=1 << int(f[4]))
-    return out
+    # name object_size slab_size objs_per_slab order
+    return {f[0]: dict(object_size=int(f[1]), objsize=int(f[2]), objperslab=int(f[3]),
+                       pagesperslab=1 << int(f[4]))
+            for f in table_rows(path)}
 
 
 def slab_geometry(d):
@@ -60,8 +56,9 @@ def slab_geometry(d):
 
 
 PAGE_SIZE = 4096  # x86_64
-GEOMETRY_CACHES = ("inode_cache", "shmem_inode_cache", "ext4_inode_cache", "proc_inode_cache",
-                   "sock_inode_cache", "inode_addons_cache")
+INODE_CACHES = ("inode_cache", "shmem_inode_cache", "ext4_inode_cache", "proc_inode_cache",
+                "sock_inode_cache")
+GEOMETRY_CACHES = INODE_CACHES + ("inode_addons_cache",)
 
 
 def footprint(x):
@@ -106,17 +103,22 @@ def geometry_section(L, flavors, slabs, base):
         L.append(f"| {c} | " + " | ".join(cells) + " |")
 
 
-def footprint_balance(L, f, base, slabs, demo_share):
+def shared_inode_caches(g0, g1):
+    """The inode caches whose geometry both boots recorded."""
+    return [c for c in INODE_CACHES if c in g0 and c in g1]
+
+
+def footprint_balance(L, f, base, slabs, demo):
     """Net slab pages per 1M inodes of each inode cache: what the 8 bytes and
     the addons cost once SLUB has packed them into slabs."""
     g0, g1 = slabs.get(base, {}), slabs.get(f, {})
     ia = g1.get("inode_addons_cache")
-    caches = [c for c in GEOMETRY_CACHES if c in g0 and c in g1 and c != "inode_addons_cache"]
+    caches = shared_inode_caches(g0, g1)
     if not ia or not caches:
         return
     shares = [(0.0, "0%"), (0.01, "1%"), (0.1, "10%")]
-    if demo_share:
-        n, d = (int(x) for x in demo_share.split("/"))
+    if demo:
+        n, d = demo
         shares.insert(2, (n / d, f"{n / d * 100:.1f}% (demo)"))
     L.append(f"\nThe same balance in slab pages ({f} vs {base}): per 1M inodes of each cache, "
              f"footprint difference + share x addons footprint ({footprint(ia):.1f} B):\n")
@@ -392,6 +394,8 @@ def main():
                  f"{cell('ext4_inode_cache', 'ext4_inode_info')} | {ia} |")
     geometry_section(L, flavors, slabs, base)
     s0 = sizes.get(base, {}).get("inode")
+    # --demo-share N/D: inodes with addons of all inodes under cargo make demo.
+    demo = tuple(int(x) for x in a.demo_share.split("/")) if a.demo_share else None
     verdicts = []
     for f in flavors[1:]:
         s1 = sizes[f].get("inode")
@@ -412,19 +416,19 @@ def main():
             for share in (0.0, 0.001, 0.01, 0.1, 1.0):
                 net = (s1 - s0) * 1_000_000 + share * 1_000_000 * ia
                 L.append(f"| {share * 100:g}% | {net / 1e6:+.2f} MB |")
-            if a.demo_share:
-                n, d = (int(x) for x in a.demo_share.split("/"))
+            if demo:
+                n, d = demo
                 share = n / d
                 net = ((s1 - s0) + share * ia) * 1_000_000
                 L.append(f"| {share * 100:.1f}% (demo workload: {n} of {d} inodes) | {net / 1e6:+.2f} MB |")
             L.append(f"\nAddons object: {ia} B ({ia_src}). Break-even share: "
                      f"{(s0 - s1) / ia * 100:.1f}% of inodes with addons.")
-            footprint_balance(L, f, base, slabs, a.demo_share)
+            footprint_balance(L, f, base, slabs, demo)
         if s0 and s1:
             verdicts.append((f"struct inode 8 B smaller than stock ({f})", s0 - s1 == 8,
                              f"stock {s0} B, {f} {s1} B"))
         g0, g1 = slabs.get(base, {}), slabs.get(f, {})
-        both = [c for c in GEOMETRY_CACHES if c in g0 and c in g1 and c != "inode_addons_cache"]
+        both = shared_inode_caches(g0, g1)
         if both:
             fewer = [c for c in both if footprint(g1[c]) < footprint(g0[c])]
             verdicts.append((f"(not a claim of the issue) the smaller inode takes fewer slab pages ({f})",
