@@ -1,29 +1,44 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# cargo make bench: A/B benchmark of the stock kernel, the stock kernel with the
-# side-table module loaded, and the patched flavors (release variants).
+# cargo make bench: the benchmark of the release kernels, per flavor.
 #
-# Configurations are interleaved (A B C D, A B C D, ...) for BENCH_REPS
-# repetitions, one VM boot each; ratios against stock are taken within each
-# repetition, then summarised (median, min-max).  The report goes to
-# bench/results/<date>-<accel>/report.md with plots.
+# Deterministic mode (BENCH_MODE=icount, the default): every boot runs under
+# TCG with "-icount shift=0,sleep=off" and one vCPU, so the guest clock
+# advances 1 ns per executed instruction and the benchmark's ns/op are
+# instructions/op (kernel and user, interrupts included).  Then, unless
+# BENCH_L1D=0, one more boot per configuration with the L1D model plugin
+# (bench/plugin/l1d.c, tools/qemu-plugin.sh) runs the cases where cachelines
+# matter (BENCH_L1D_CASES) and reports modelled L1D misses per operation.
+# BENCH_MODE=wall (for KVM hosts) measures wall-clock time with the machine's
+# accelerator and BENCH_CPUS vCPUs; the report then gives bootstrap intervals.
 #
-# Each boot of stock+module, addons and addons-inline-mask also runs the
-# module's in-kernel microbenchmark after the syscall benchmark (lookup and
-# get-or-create ns/op vs tracked inodes, side table vs embedded pointer; see
-# tools/guest-bench.sh); BENCH_MICRO=0 skips it.
+# Configurations: BENCH_CONFIGS (default: every flavor, plus stock+module, the
+# stock kernel with the side-table module loaded).  Each repetition boots every
+# configuration once and stock a second time ("stock#2", the A/A control whose
+# difference is the tolerance of every comparison), in an order shuffled per
+# repetition (seed BENCH_SEED, recorded in the report).
 #
-#   BENCH_REPS (5)  BENCH_OPS (20000)  BENCH_ROUNDS (5)  BENCH_CONFIGS  BENCH_MICRO (1)
+#   BENCH_MODE (icount)  BENCH_REPS (2)  BENCH_OPS (2000)  BENCH_ROUNDS (5)
+#   BENCH_CONFIGS  BENCH_SEED  BENCH_L1D (1)  BENCH_L1D_CASES  BENCH_MICRO (0)
+#   BENCH_CASES (prefixes; default all)  BENCH_CPUS (wall mode; 2)
 source "$(dirname "$0")/lib.sh"
 
-REPS="${BENCH_REPS:-5}"
-OPS="${BENCH_OPS:-20000}"
+MODE="${BENCH_MODE:-icount}"
+[[ "$MODE" == icount || "$MODE" == wall ]] || die "BENCH_MODE must be icount or wall"
+REPS="${BENCH_REPS:-2}"
+OPS="${BENCH_OPS:-2000}"
 ROUNDS="${BENCH_ROUNDS:-5}"
-MICRO="${BENCH_MICRO:-1}"
-CONFIGS="${BENCH_CONFIGS:-stock stock+module addons addons-inline-mask}"
+MICRO="${BENCH_MICRO:-0}"
+L1D="${BENCH_L1D:-1}"
+[[ "$MODE" == icount ]] || L1D=0
+SEED="${BENCH_SEED:-$(date +%s)}"
+DEFAULT_CONFIGS="stock stock+module $(flavors | grep -vx stock | tr '\n' ' ')"
+CONFIGS="${BENCH_CONFIGS:-$DEFAULT_CONFIGS}"
+CASES="${BENCH_CASES:-}"
+L1D_CASES="${BENCH_L1D_CASES:-tmpfs/read1/nomark tmpfs/write1/nomark tmpfs/read1/sb-sibling tmpfs/write1/sb-sibling tmpfs/cold ext4/read1/sb-sibling ext4/write1/sb-sibling ext4/cold tmpfs/fan-ignore}"
 VARIANT=release
 
-flavor_of() { echo "${1%+module}"; }
+flavor_of() { local c="${1%+module}"; echo "${c%#*}"; }
 
 declare -A seen=()
 for cfg in $CONFIGS; do
@@ -33,37 +48,83 @@ for cfg in $CONFIGS; do
 	"$ROOT/tools/kernel.sh" "$f" "$VARIANT"
 	"$ROOT/tools/module.sh" "$f" "$VARIANT"
 done
+[[ " $CONFIGS " == *" stock "* ]] || die "BENCH_CONFIGS must include stock (the reference and its A/A twin)"
 run_logged "building syscall-bench" "$BUILD/logs/bench-build.log" \
 	cargo build --release --manifest-path "$ROOT/bench/Cargo.toml" --target-dir "$BUILD/bench-target"
 BIN="$BUILD/bench-target/release/syscall-bench"
+((L1D == 0)) || "$ROOT/tools/qemu-plugin.sh"
+PLUGIN="$BUILD/qemu-plugin/libl1d.so"
 
-# The accelerator vm-run.sh will use (KVM only if a probe boot works), decided
-# once so that every boot of the run and the report's name agree.
-ACC="$(accel "$(kdir "$(flavor_of "${CONFIGS%% *}")" "$VARIANT")/arch/x86/boot/bzImage")"
-export ACCEL="$ACC"
+if [[ "$MODE" == icount ]]; then
+	# One vCPU: -icount does not work with multi-threaded TCG.
+	export ACCEL=tcg VM_CPUS=1
+	ICOUNT="-icount shift=0,sleep=off"
+	ACC=icount
+else
+	ACC="$(accel "$(kdir stock "$VARIANT")/arch/x86/boot/bzImage")"
+	export ACCEL="$ACC" VM_CPUS="${BENCH_CPUS:-2}"
+	ICOUNT=""
+fi
+export VM_MEMORY=4G
 STAMP="$(date +%Y-%m-%d)-$ACC"
 RAW="$BUILD/bench/$STAMP"
 rm -rf "$RAW"
 mkdir -p "$RAW"
-total=$((REPS * $(wc -w <<<"$CONFIGS")))
+
+# Boot order per repetition: every configuration and the A/A twin, shuffled.
+order() {
+	python3 -c 'import random, sys
+r = random.Random(int(sys.argv[1]) * 1000 + int(sys.argv[2]))
+c = sys.argv[3].split() + ["stock#2"]
+r.shuffle(c)
+print(" ".join(c))' "$SEED" "$1" "$CONFIGS"
+}
+
+boot() { # boot CFG OUT QEMU_OPTS TIMEOUT [CASE-PREFIX...]
+	local cfg="$1" out="$2" qopts="$3" tmo="$4" f KDIR
+	shift 4
+	f=$(flavor_of "$cfg")
+	KDIR="$(kdir "$f" "$VARIANT")"
+	mkdir -p "$out"
+	VM_OUT="$out" VM_QEMU_OPTS="$qopts" "$ROOT/tools/vm-run.sh" "$f" "$VARIANT" --timeout "$tmo" -- \
+		"$ROOT/tools/guest-bench.sh" "$cfg" "$KDIR/ext/module/inode_addons.ko" "$BIN" "$OPS" "$ROUNDS" \
+		"$MICRO" "$@" || die "benchmark boot failed: $out"
+}
+
+ncfg=$(($(wc -w <<<"$CONFIGS") + 1))
+total=$((REPS * ncfg + (L1D ? ncfg : 0)))
 i=0
+t_start=$(date +%s)
+: >"$RAW/order.txt"
 for rep in $(seq 1 "$REPS"); do
-	for cfg in $CONFIGS; do
+	o=$(order "$rep")
+	echo "rep$rep $o" >>"$RAW/order.txt"
+	for cfg in $o; do
 		i=$((i + 1))
-		f=$(flavor_of "$cfg")
-		out="$RAW/rep$rep/$cfg"
-		mkdir -p "$out"
 		log "[$i/$total] repetition $rep, $cfg"
-		KDIR="$(kdir "$f" "$VARIANT")"
-		VM_OUT="$out" "$ROOT/tools/vm-run.sh" "$f" "$VARIANT" --timeout 1200 -- \
-			"$ROOT/tools/guest-bench.sh" "$cfg" "$KDIR/ext/module/inode_addons.ko" "$BIN" "$OPS" "$ROUNDS" "$MICRO" ||
-			die "benchmark run failed: $out"
+		# shellcheck disable=SC2086
+		boot "$cfg" "$RAW/rep$rep/$cfg" "$ICOUNT" 1800 $CASES
 	done
 done
+t_reps=$(($(date +%s) - t_start))
+if ((L1D)); then
+	o=$(order 0)
+	echo "l1d $o" >>"$RAW/order.txt"
+	for cfg in $o; do
+		i=$((i + 1))
+		log "[$i/$total] L1D model, $cfg"
+		out="$RAW/l1d/$cfg"
+		mkdir -p "$out"
+		# shellcheck disable=SC2086
+		boot "$cfg" "$out" "$ICOUNT -plugin file=$PLUGIN,out=$out/l1d.txt" 3600 $L1D_CASES
+	done
+fi
+t_all=$(($(date +%s) - t_start))
+echo "seconds_reps $t_reps" >"$RAW/timing.txt"
+echo "seconds_all $t_all" >>"$RAW/timing.txt"
 
 # Static layout facts from each flavor's BTF.
-for cfg in $CONFIGS; do
-	f=$(flavor_of "$cfg")
+for f in $(for cfg in $CONFIGS; do flavor_of "$cfg"; done | sort -u); do
 	"$BUILD/tools/bpftool/bpftool" btf dump file "$(kdir "$f" "$VARIANT")/vmlinux" |
 		grep -E "STRUCT '(inode|inode_addons|shmem_inode_info|ext4_inode_info)' size=" >"$RAW/btf-$f.txt" || true
 done
@@ -72,13 +133,13 @@ DEST="$ROOT/bench/results/$STAMP"
 mkdir -p "$DEST"
 # Debian's python3, which has python3-matplotlib (tools/setup.sh); the venv's
 # and any other python3 on PATH may not.
-/usr/bin/python3 "$ROOT/bench/report.py" --raw "$RAW" --out "$DEST" --configs "$CONFIGS" \
-	--accel "$ACC" --reps "$REPS" --ops "$OPS" --rounds "$ROUNDS" \
-	--demo-share "${BENCH_DEMO_SHARE:-132/2170}" \
+/usr/bin/python3 "$ROOT/bench/report.py" --raw "$RAW" --out "$DEST" --mode "$MODE" \
+	--configs "$CONFIGS" --reps "$REPS" --ops "$OPS" --rounds "$ROUNDS" --seed "$SEED" \
+	--qemu "$(qemu-system-x86_64 --version | head -n1)" \
 	--rev "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo -dirty)"
 # The raw results go beside the report they produced; the boots' console
 # logs and dmesg stay in build/bench/.
 rm -rf "$DEST/raw"
 cp -r "$RAW" "$DEST/raw"
-find "$DEST/raw" \( -name console.log -o -name dmesg -o -name cmd \) -delete
-log "report: ${DEST#"$ROOT"/}/report.md"
+find "$DEST/raw" \( -name console.log -o -name dmesg -o -name cmd -o -name kmemleak -o -name status \) -delete
+log "report: ${DEST#"$ROOT"/}/report.md ($((t_all / 60)) min of boots)"

@@ -1,36 +1,47 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the guest for tools/bench.sh:
-#   guest-bench.sh CONFIG KO BENCH_BIN OPS ROUNDS [MICRO]
-# CONFIG "stock+module" loads the module first.  Writes $VM_OUT/bench.tsv,
-# $VM_OUT/slab-sysfs.txt (geometry of the inode and addons caches) and, on
-# kernels with CONFIG_SLUB_DEBUG, $VM_OUT/slabinfo.txt.
-#
-# MICRO=1 (default) also runs the module's in-kernel microbenchmark (the
-# whole matrix, `bench` on its control file) into $VM_OUT/microbench.tsv,
-# after the syscall benchmark: on "stock+module" with the module already
-# loaded (side table), on the patched flavors by loading the module only
-# then (embedded pointer), so that their syscall numbers stay module-free.
-# Plain "stock" runs no microbenchmark (stock+module measures the table).
+#   guest-bench.sh CONFIG KO BENCH_BIN OPS ROUNDS MICRO [CASE-PREFIX...]
+# CONFIG "stock+module" loads the module first (its side table's probes run);
+# "stock#2" is the A/A control, plain stock booted again.  Writes into $VM_OUT:
+#   bench.tsv       every measured round: case, round, ops, ns (under icount:
+#                   instructions); last line "#markers N" (see bench/src/main.rs)
+#   slab-sysfs.txt  geometry of the inode and addons caches (SLUB sysfs)
+#   guest.txt       CPUs (present/possible), kernel, memory: what the slab
+#                   geometry and the numbers depend on
+# MICRO=1 also runs the module's in-kernel microbenchmark into microbench.tsv
+# (after the syscall benchmark; on the patched flavors the module is loaded
+# only then, so their syscall numbers stay module-free).
 set -euo pipefail
-CONFIG="$1" KO="$2" BIN="$3" OPS="$4" ROUNDS="$5" MICRO="${6:-1}"
+CONFIG="$1" KO="$2" BIN="$3" OPS="$4" ROUNDS="$5" MICRO="$6"
+shift 6
 D=/run/ia-bench
 mkdir -p $D/tmpfs $D/ext4 $D/img
-mount -t tmpfs -o size=256m none $D/tmpfs
-mount -t tmpfs -o size=300m none $D/img
-truncate -s 256M $D/img/ext4.img
-mkfs.ext4 -q -F $D/img/ext4.img
-mount -o loop $D/img/ext4.img $D/ext4
+# Room for the 10^5-file cold case: 10^5 pages of data on tmpfs, and an ext4
+# image (held in a tmpfs) with inodes for them.
+mount -t tmpfs -o size=1g none $D/tmpfs
+mount -t tmpfs -o size=1500m none $D/img
+truncate -s 1G $D/img/ext4.img
+# No background work during the measurements: inode tables and journal
+# initialised now (no ext4lazyinit thread), journal commits and periodic
+# writeback out of the way (every instruction on the one vCPU is counted).
+mkfs.ext4 -q -F -N 150000 -E lazy_itable_init=0,lazy_journal_init=0 $D/img/ext4.img
+mount -o loop,commit=3600,noinit_itable $D/img/ext4.img $D/ext4
+echo 0 >/proc/sys/vm/dirty_writeback_centisecs
+echo 360000 >/proc/sys/vm/dirty_expire_centisecs
+{
+	echo "config $CONFIG"
+	echo "kernel $(uname -r)"
+	echo "cpus_present $(cat /sys/devices/system/cpu/present)"
+	echo "cpus_possible $(cat /sys/devices/system/cpu/possible)"
+	echo "nproc $(nproc)"
+	echo "memtotal_kb $(awk '/MemTotal/ {print $2}' /proc/meminfo)"
+	echo "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+} >"$VM_OUT/guest.txt"
 if [[ "$CONFIG" == *+module ]]; then
 	insmod "$KO"
 fi
-"$BIN" $D/tmpfs $D/ext4 "$OPS" "$ROUNDS" >"$VM_OUT/bench.tsv"
-# Memory: inode slab caches and, where present, the addons' cache.
-# /proc/slabinfo needs CONFIG_SLUB_DEBUG, which the release variant does
-# not have; SLUB's sysfs directory has the geometry either way.
-if [[ -r /proc/slabinfo ]]; then
-	grep -E '^(# name|inode_cache|shmem_inode_cache|ext4_inode_cache|inode_addons|kmalloc-96 |kmalloc-32 )' /proc/slabinfo >"$VM_OUT/slabinfo.txt" || true
-fi
+"$BIN" $D/tmpfs $D/ext4 "$OPS" "$ROUNDS" "$@" >"$VM_OUT/bench.tsv"
 {
 	echo "# name object_size slab_size objs_per_slab order"
 	for c in inode_cache shmem_inode_cache ext4_inode_cache proc_inode_cache \
@@ -43,7 +54,16 @@ fi
 if [[ -d /sys/kernel/debug/inode_addons ]]; then
 	cat /sys/kernel/debug/inode_addons/stats >"$VM_OUT/module-stats.txt" || true
 fi
-if [[ "$MICRO" == 1 && "$CONFIG" != stock ]]; then
+# The microbenchmark measures the module's backend: the side table on
+# stock+module, the embedded pointer on the addons flavors (stock, its A/A
+# twin and stock-packed would only repeat the side table).
+micro_here=0
+case "$CONFIG" in
+stock+module) micro_here=1 ;;
+stock*) ;;
+*) micro_here=1 ;;
+esac
+if [[ "$MICRO" == 1 && $micro_here == 1 ]]; then
 	[[ "$CONFIG" == *+module ]] || insmod "$KO"
 	C=/sys/kernel/debug/inode_addons
 	if echo bench >$C/control; then

@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 PKGS=(linux-source-6.12 clang lld llvm dwarves qemu-system-x86 flex bison bc
       libelf-dev libssl-dev libcap-dev binutils-dev libzstd-dev zlib1g-dev pkg-config
       cpio ccache python3-venv xz-utils zstd kmod e2fsprogs rsync busybox-static
-      python3-matplotlib)
+      python3-matplotlib libglib2.0-dev gcc)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -47,11 +47,17 @@ if ! command -v bindgen >/dev/null; then
 	cargo install --locked bindgen-cli
 fi
 
+# virtme-ng is pinned: it runs every test and benchmark boot, and a later
+# release can change the runner under them (e.g. its QEMU options).
+VIRTME_NG_VERSION=1.42
 mkdir -p "$BUILD"
-if [[ ! -x "$VENV/bin/vng" ]]; then
-	log "creating $VENV with virtme-ng"
+if [[ ! -x "$VENV/bin/vng" || "$("$VENV/bin/pip" show virtme-ng 2>/dev/null | sed -n 's/^Version: //p')" != "$VIRTME_NG_VERSION" ]]; then
+	log "creating $VENV with virtme-ng $VIRTME_NG_VERSION"
 	python3 -m venv "$VENV"
-	"$VENV/bin/pip" install -q virtme-ng
+	"$VENV/bin/pip" install -q "virtme-ng==$VIRTME_NG_VERSION"
 fi
 [[ -r "$KSRC_TARBALL" ]] || die "$KSRC_TARBALL missing (package linux-source-6.12)"
+# The benchmark's L1D model plugin (qemu-plugin.h from Debian's qemu source
+# package, fetched into build/apt; seconds once done).
+"$ROOT/tools/qemu-plugin.sh"
 log "setup complete"
