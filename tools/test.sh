@@ -4,10 +4,18 @@
 # userspace-test crate on the host, boot each flavor and run every test binary
 # inside it, then print one summary line: "N passed, N failed".
 #
-# TEST_FLAVORS (default: stock + every flavor with a non-empty series) and
-# TEST_VARIANT (default: debug) select what is tested.  Extra arguments are
-# passed to every test binary (a libtest filter on test function names);
-# TEST_ONLY=REGEX selects test binaries by file name (e.g. TEST_ONLY='module_.*').
+# TEST_FLAVORS (default: every flavor) and TEST_VARIANT (default: debug)
+# select what is tested.  Extra arguments are passed to every test binary (a
+# libtest filter on test function names); TEST_ONLY=REGEX selects test
+# binaries by file name (e.g. TEST_ONLY='module_.*').
+#
+# CI has 85 minutes for everything on 2 cores, and every flavor costs a debug
+# kernel (~9 min cold) and a guest run.  So the whole suite runs on
+# TEST_FULL_FLAVORS (default: stock, addons, addons-inline-mask: both module
+# backends and the thread's two variants), and every other flavor runs the
+# smoke subset TEST_SMOKE (fsnotify behaviour, the module's load and shadow
+# checks), after the full ones.  TEST_ALL=1 (`cargo make test-all`) runs the
+# whole suite on every flavor.
 source "$(dirname "$0")/lib.sh"
 
 VARIANT="${TEST_VARIANT:-debug}"
@@ -24,8 +32,31 @@ ALL_FLAVORS="stock $(for f in $(flavors); do
 	[[ "$f" == stock ]] || ((n == 0)) || echo "$n $f"
 done | sort -n -k1,1 -k2,2 | cut -d' ' -f2 | tr '\n' ' ')"
 ALL_FLAVORS="${ALL_FLAVORS% }"
-TEST_FLAVORS="${TEST_FLAVORS:-$ALL_FLAVORS}"
-log "testing flavors: $TEST_FLAVORS ($VARIANT)"
+FULL="${TEST_FULL_FLAVORS:-stock addons addons-inline-mask}"
+[[ -z "${TEST_ALL:-}" ]] || FULL="$ALL_FLAVORS"
+SMOKE_RE="${TEST_SMOKE:-harness_vm|fsnotify_.*|module_load_unload|module_create_on_demand|module_inotify_shadow|module_untouched_no_addons}"
+is_full() { [[ " $FULL " == *" $1 "* ]]; }
+# select full|smoke FLAVORS...: those of FLAVORS that run the whole suite,
+# or the smoke subset, in the given order.
+select_flavors() {
+	local want="$1" f out=()
+	shift
+	for f in "$@"; do
+		if is_full "$f"; then
+			[[ "$want" == full ]] && out+=("$f")
+		else
+			[[ "$want" == smoke ]] && out+=("$f")
+		fi
+	done
+	echo "${out[*]}"
+}
+# Full flavors first, in the order above, then the smoke-tested ones.
+# shellcheck disable=SC2086
+FULL_FLAVORS="$(select_flavors full ${TEST_FLAVORS:-$ALL_FLAVORS})"
+# shellcheck disable=SC2086
+SMOKE_FLAVORS="$(select_flavors smoke ${TEST_FLAVORS:-$ALL_FLAVORS})"
+TEST_FLAVORS="$FULL_FLAVORS${SMOKE_FLAVORS:+ $SMOKE_FLAVORS}"
+log "testing flavors: $TEST_FLAVORS ($VARIANT; smoke subset only: ${SMOKE_FLAVORS:-none})"
 
 # 1. Host side: the test binaries (one per tests/*.rs file).
 TARGET="$BUILD/userspace-test-target"
@@ -50,6 +81,7 @@ if [[ -n "${TEST_ONLY:-}" ]]; then
 fi
 [[ -s "$BINS" ]] || die "no test binaries built (or none matches TEST_ONLY)"
 log "$(wc -l <"$BINS") test binaries"
+grep -E "^(${SMOKE_RE}) " "$BINS" >"$BINS.smoke" || true
 
 passed=0 failed=0
 declare -a failures=()
@@ -64,6 +96,12 @@ not_run() {
 	failed=$((failed + 1))
 }
 for flavor in $TEST_FLAVORS; do
+	FBINS="$BINS"
+	is_full "$flavor" || FBINS="$BINS.smoke"
+	if [[ ! -s "$FBINS" ]]; then
+		log "$flavor: no test binary selected (smoke subset and TEST_ONLY)"
+		continue
+	fi
 	need=$NEED_RUN
 	[[ -n "${TEST_NO_KERNEL_BUILD:-}" || -f "$(kdir "$flavor" "$VARIANT")/.config" ]] || need=$NEED_BUILD
 	if ((DEADLINE > 0 && $(remaining) < need)); then
@@ -101,7 +139,7 @@ for flavor in $TEST_FLAVORS; do
 		env FLAVOR="$flavor" VARIANT="$VARIANT" KDIR="$KDIR" \
 		INODE_ADDONS_KO="$KDIR/ext/module/inode_addons.ko" \
 		BPFTOOL="$BUILD/tools/bpftool/bpftool" \
-		"$ROOT/tools/guest-test.sh" "$BINS" "$@"
+		"$ROOT/tools/guest-test.sh" "$FBINS" "$@"
 	vrc=$?
 	set -e
 	# Per-binary results written by the guest.  A binary that never
@@ -122,7 +160,7 @@ for flavor in $TEST_FLAVORS; do
 			failures+=("$flavor: $name: kernel reports during the test (see $out/$name.kreports)")
 			failed=$((failed + 1))
 		fi
-	done <"$BINS"
+	done <"$FBINS"
 	if ((vrc != 0)) && [[ -f "$out/status" ]] && [[ "$(cat "$out/status")" == 0 ]]; then
 		# The guest ran everything but vm-run found kernel reports
 		# outside any test (boot, final kmemleak scan).
@@ -133,15 +171,17 @@ done
 
 # The verifier verdicts, program x flavor (written by tests/bpf_verdicts.rs).
 if compgen -G "$RESULTS/*-$VARIANT/bpf-verdicts.tsv" >/dev/null; then
-	python3 "$ROOT/tools/bpf-verdicts.py" "$RESULTS" "$VARIANT" "$TEST_FLAVORS" >"$RESULTS/bpf-verdicts.md"
+	python3 "$ROOT/tools/bpf-verdicts.py" "$RESULTS" "$VARIANT" \
+		"$FULL_FLAVORS" >"$RESULTS/bpf-verdicts.md"
 	# Keep the table in docs/ after a developer's full run (CI leaves the
 	# tree alone; a subset would leave columns "not run").
-	[[ "${CI:-}" == true || -n "${TEST_ONLY:-}" || "$TEST_FLAVORS" != "$ALL_FLAVORS" ]] ||
+	[[ "${CI:-}" == true || -n "${TEST_ONLY:-}" ||
+		"$(tr ' ' '\n' <<<"$TEST_FLAVORS" | sort)" != "$(tr ' ' '\n' <<<"$ALL_FLAVORS" | sort)" ]] ||
 		cp "$RESULTS/bpf-verdicts.md" "$ROOT/docs/bpf-verdicts.md"
 fi
 
 echo
-echo "=== userspace-test summary ($VARIANT: $TEST_FLAVORS) ==="
+echo "=== userspace-test summary ($VARIANT: $TEST_FLAVORS; smoke subset only: ${SMOKE_FLAVORS:-none}) ==="
 for f in "${failures[@]}"; do echo "FAILED  $f"; done
 echo "${passed} passed, ${failed} failed"
 ((failed == 0))
