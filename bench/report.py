@@ -264,7 +264,12 @@ def main():
     w = out.append
 
     order = open(os.path.join(a.raw, "order.txt")).read().strip().splitlines()
-    timing = kv(os.path.join(a.raw, "timing.txt"))
+    boots = []
+    if os.path.exists(os.path.join(a.raw, "boots.txt")):
+        boots = open(os.path.join(a.raw, "boots.txt")).read().strip().splitlines()
+    timing = {}
+    for f in table_rows(os.path.join(a.raw, "timing.txt")):
+        timing[f[0]] = timing.get(f[0], 0) + int(f[1])
     g = D.guest["stock"]
     w(f"# Benchmark report: {os.path.basename(os.path.normpath(a.out))}\n")
     w(f"Code revision {a.rev}; mode **{a.mode}**; {a.qemu}; guest: {g.get('nproc', '?')} vCPU "
@@ -273,9 +278,13 @@ def main():
       f"kernel {g.get('kernel', '?')} (release variant). {a.reps} repetitions x "
       f"{len(configs) + 1} boots; {a.rounds} rounds of {a.ops} operations per case per boot "
       f"(cold and fan-ignore cases: at least one pass over their files), every round kept "
-      f"(`raw/`). Boot order, shuffled per repetition (seed {a.seed}):\n")
+      f"(`raw/`). Boot order, shuffled per repetition (seed {a.seed}; a resumed run, "
+      f"BENCH_RESUME, shuffles the boots it adds):\n")
     for line in order:
         w(f"- {line}")
+    if boots:
+        w("\nBoots as they ran (UTC, code revision): " + "; ".join(
+            f"{b.split()[0][11:16]} {b.split()[1]} ({b.split()[2]})" for b in boots) + ".")
     if timing:
         w(f"\nTime: {int(timing.get('seconds_reps', 0)) // 60} min for the repetitions, "
           f"{int(timing.get('seconds_all', 0)) // 60} min with the L1D model boots.\n")
@@ -305,6 +314,9 @@ def main():
             w(f"- `{case}` - `{base}` on stock: {fmt(median(dd))} {unit}/op "
               f"(per repetition {', '.join(fmt(x) for x in dd)})")
     w("")
+
+    # ---- the answer, first ----
+    answer(D, configs, unit, w)
 
     # ---- instructions per operation ----
     w(f"## {unit.capitalize()} per operation\n")
@@ -456,6 +468,47 @@ def main():
     with open(os.path.join(a.out, "report.md"), "w") as f:
         f.write("\n".join(out) + "\n")
     plots(D, flavors, a.out, unit)
+
+
+def answer(D, configs, unit, w):
+    """The issue's question in one table: what each layout adds per read or
+    write for an unwatched inode on a watched superblock, a watched inode,
+    and 10^5 cold inodes."""
+    pairs = [(x, y) for x, y in (("addons", "stock"), ("addons", "stock-packed"),
+                                 ("addons", "addons-inline-mask"),
+                                 ("addons-inline-mask", "stock-packed"), ("stock-packed", "stock"))
+             if x in configs and y in configs]
+    if not pairs:
+        return
+    rows = []
+    for fs in ("tmpfs", "ext4"):
+        for op in ("read1", "write1"):
+            rows += [(f"{fs} {op}, unwatched inode, watched sb", f"{fs}/{op}/sb-sibling"),
+                     (f"{fs} {op}, watched inode", f"{fs}/{op}/watch-file"),
+                     (f"{fs} {op}, 10^5 cold inodes, watched sb", f"{fs}/cold100000/{op}")]
+    w("## Answer\n")
+    w(f"Per operation: {unit} and, where modelled, L1D misses, x - y per column, each with "
+      "the verdict on \"x adds some\" (yes / no / undecidable; rules at the end). The "
+      "sections below give the intervals and the other cases.\n")
+    w("| case | " + " | ".join(f"{x} - {y}" for x, y in pairs) + " |")
+    w("|---|" + "---|" * len(pairs))
+    for label, case in rows:
+        if case not in D.cases:
+            continue
+        cells = []
+        for x, y in pairs:
+            d, lo, hi = D.diff(x, y, case)
+            v = {"holds": "yes", "does not hold": "no", "undecidable": "undecidable"}[
+                verdict(-hi, -lo, "lt", 0)]
+            cell = f"{fmt(d)} ({v})"
+            if case in D.l1d_cases and x in D.l1d and y in D.l1d:
+                ld, llo, lhi = D.l1d_diff(x, y, case)
+                lv = {"holds": "yes", "does not hold": "no", "undecidable": "undecidable"}[
+                    verdict(-lhi, -llo, "lt", 0)]
+                cell += f"; L1D {ld:+.2f} ({lv})"
+            cells.append(cell)
+        w(f"| {label} (`{case}`) | " + " | ".join(cells) + " |")
+    w("")
 
 
 def plots(D, flavors, out, unit):

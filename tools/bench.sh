@@ -21,6 +21,11 @@
 #   BENCH_MODE (icount)  BENCH_REPS (2)  BENCH_OPS (2000)  BENCH_ROUNDS (5)
 #   BENCH_CONFIGS  BENCH_SEED  BENCH_L1D (1)  BENCH_L1D_CASES  BENCH_MICRO (0)
 #   BENCH_CASES (prefixes; default all)  BENCH_CPUS (wall mode; 2)
+#   BENCH_RESUME=DIR: add to the raw results of an earlier run in DIR (same
+#   date, settings and code) the boots it does not have yet, e.g. a flavor
+#   whose kernel was not built then; every boot's time is in raw/boots.txt.
+#   BENCH_NO_KERNEL_BUILD=1: use the kernels as built (the benchmark's numbers
+#   do not depend on the host's load, so boots may run beside a build).
 source "$(dirname "$0")/lib.sh"
 
 MODE="${BENCH_MODE:-icount}"
@@ -35,7 +40,7 @@ SEED="${BENCH_SEED:-$(date +%s)}"
 DEFAULT_CONFIGS="stock stock+module $(flavors | grep -vx stock | tr '\n' ' ')"
 CONFIGS="${BENCH_CONFIGS:-$DEFAULT_CONFIGS}"
 CASES="${BENCH_CASES:-}"
-L1D_CASES="${BENCH_L1D_CASES:-tmpfs/read1/nomark tmpfs/write1/nomark tmpfs/read1/sb-sibling tmpfs/write1/sb-sibling tmpfs/cold ext4/read1/sb-sibling ext4/write1/sb-sibling ext4/cold tmpfs/fan-ignore}"
+L1D_CASES="${BENCH_L1D_CASES:-tmpfs/read1/nomark tmpfs/write1/nomark tmpfs/read1/sb-sibling tmpfs/write1/sb-sibling tmpfs/read1/watch-file tmpfs/write1/watch-file tmpfs/cold ext4/read1/sb-sibling ext4/write1/sb-sibling ext4/read1/watch-file ext4/write1/watch-file ext4/cold tmpfs/fan-ignore}"
 VARIANT=release
 
 flavor_of() { local c="${1%+module}"; echo "${c%#*}"; }
@@ -45,7 +50,12 @@ for cfg in $CONFIGS; do
 	f=$(flavor_of "$cfg")
 	[[ -n "${seen[$f]:-}" ]] && continue
 	seen[$f]=1
-	"$ROOT/tools/kernel.sh" "$f" "$VARIANT"
+	if [[ -n "${BENCH_NO_KERNEL_BUILD:-}" ]]; then
+		[[ -f "$(kdir "$f" "$VARIANT")/arch/x86/boot/bzImage" ]] ||
+			die "BENCH_NO_KERNEL_BUILD: $f-$VARIANT is not built"
+	else
+		"$ROOT/tools/kernel.sh" "$f" "$VARIANT"
+	fi
 	"$ROOT/tools/module.sh" "$f" "$VARIANT"
 done
 [[ " $CONFIGS " == *" stock "* ]] || die "BENCH_CONFIGS must include stock (the reference and its A/A twin)"
@@ -68,8 +78,21 @@ fi
 export VM_MEMORY=4G
 STAMP="$(date +%Y-%m-%d)-$ACC"
 RAW="$BUILD/bench/$STAMP"
-rm -rf "$RAW"
-mkdir -p "$RAW"
+if [[ -n "${BENCH_RESUME:-}" ]]; then
+	RAW="$BENCH_RESUME"
+	STAMP="$(basename "$RAW")"
+	[[ -f "$RAW/settings.txt" ]] || die "BENCH_RESUME: $RAW has no settings.txt"
+else
+	rm -rf "$RAW"
+	mkdir -p "$RAW"
+fi
+settings="mode $MODE ops $OPS rounds $ROUNDS cases ${CASES:-all} l1d_cases ${L1D_CASES// /,} micro $MICRO"
+if [[ -f "$RAW/settings.txt" ]]; then
+	[[ "$(cat "$RAW/settings.txt")" == "$settings" ]] ||
+		die "BENCH_RESUME: settings differ from $RAW/settings.txt"
+else
+	echo "$settings" >"$RAW/settings.txt"
+fi
 
 # Boot order per repetition: every configuration and the A/A twin, shuffled.
 order() {
@@ -85,7 +108,13 @@ boot() { # boot CFG OUT QEMU_OPTS TIMEOUT [CASE-PREFIX...]
 	shift 4
 	f=$(flavor_of "$cfg")
 	KDIR="$(kdir "$f" "$VARIANT")"
+	if [[ -s "$out/bench.tsv" ]] && grep -q '^#markers' "$out/bench.tsv"; then
+		log "  $out done earlier, kept"
+		return
+	fi
+	rm -rf "$out"
 	mkdir -p "$out"
+	echo "$(date -u +%FT%TZ) ${out#"$RAW"/} $(git -C "$ROOT" rev-parse --short HEAD)" >>"$RAW/boots.txt"
 	VM_OUT="$out" VM_QEMU_OPTS="$qopts" "$ROOT/tools/vm-run.sh" "$f" "$VARIANT" --timeout "$tmo" -- \
 		"$ROOT/tools/guest-bench.sh" "$cfg" "$KDIR/ext/module/inode_addons.ko" "$BIN" "$OPS" "$ROUNDS" \
 		"$MICRO" "$@" || die "benchmark boot failed: $out"
@@ -95,7 +124,6 @@ ncfg=$(($(wc -w <<<"$CONFIGS") + 1))
 total=$((REPS * ncfg + (L1D ? ncfg : 0)))
 i=0
 t_start=$(date +%s)
-: >"$RAW/order.txt"
 for rep in $(seq 1 "$REPS"); do
 	o=$(order "$rep")
 	echo "rep$rep $o" >>"$RAW/order.txt"
@@ -120,7 +148,7 @@ if ((L1D)); then
 	done
 fi
 t_all=$(($(date +%s) - t_start))
-echo "seconds_reps $t_reps" >"$RAW/timing.txt"
+echo "seconds_reps $t_reps" >>"$RAW/timing.txt"
 echo "seconds_all $t_all" >>"$RAW/timing.txt"
 
 # Static layout facts from each flavor's BTF.
