@@ -2,10 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 # cargo make demo: build and boot the stock kernel, load inode_addons.ko, run
 # a small workload (files on tmpfs and ext4, inotify watches, a BPF program
-# when one is available), print the module's stats as a table, unload.
+# when one is available), unload; then print the module's stats as a table,
+# the struct sizes for the debug and the release config, and a summary.
 #
 #   tools/demo.sh            (host) build what is missing, boot, run the demo
 #   tools/demo.sh --guest    (inside the VM, started by the host half)
+#
+# The guest half's output reaches the terminal as it is written (vm-run.sh
+# --stream); the kernel's console goes to the log file named at the end.  The
+# guest saves a stats snapshot after each step in $VM_OUT/demo/, and the host
+# half tabulates them once the VM is gone and vm-run.sh has checked the
+# kernel log, so the table and the summary are the last thing shown.
 source "$(dirname "$0")/lib.sh"
 
 FLAVOR=stock
@@ -13,6 +20,127 @@ VARIANT="${VARIANT:-debug}"
 KDIR="$(kdir "$FLAVOR" "$VARIANT")"
 KO="$KDIR/ext/module/inode_addons.ko"
 DBG=/sys/kernel/debug/inode_addons
+BPFTOOL="$BUILD/tools/bpftool/bpftool"
+
+# The stats table, the sizes (debug figures from the module's stats on the
+# running kernel, release figures from the release kernels' BTF when they
+# are built, else from docs/layout.md) and the two-line summary.
+report() {
+	python3 - "$1" "$ROOT" "$BUILD" "$BPFTOOL" "$FLAVOR-$VARIANT" <<'PY'
+import os, re, subprocess, sys
+
+demo, root, build, bpftool, kname = sys.argv[1:]
+names = ["loaded", "400 files", "100 watched", "unwatched", "BPF flock"]
+cols = []
+for i, name in enumerate(names):
+    path = f"{demo}/stats-{i}"
+    if not os.path.exists(path):
+        break
+    d = {}
+    for line in open(path):
+        k, _, v = line.partition(": ")
+        d[k] = v.strip()
+    cols.append(d)
+names = names[: len(cols)]
+last = cols[-1]
+num = lambda d, k: int(d.get(k, "0"))
+
+# Counters per step.  Sizes and the embedded-layout balance depend on the
+# kernel config: they get their own table below, with both configs.
+SIZE_KEYS = re.compile(r"^(sizeof_|inode_fsnotify|embedded_|proposed_|prototype_|sidetable_cost)")
+keys = [k for k in last if not SIZE_KEYS.match(k)]
+w = max(len(k) for k in keys)
+print(f"\n== stats of inode_addons.ko on {kname}, after each step")
+print(f"{'counter':<{w}}  " + "  ".join(f"{n:>12}" for n in names))
+print("-" * (w + 2 + 14 * len(cols)))
+for k in keys:
+    print(f"{k:<{w}}  " + "  ".join(f"{c.get(k, ''):>12}" for c in cols))
+
+
+def btf_size(flavor, struct):
+    vmlinux = f"{build}/{flavor}-release/vmlinux"
+    if not (os.path.exists(vmlinux) and os.access(bpftool, os.X_OK)):
+        return None
+    out = subprocess.run([bpftool, "btf", "dump", "file", vmlinux],
+                         capture_output=True, text=True).stdout
+    m = re.search(rf"STRUCT '{struct}' size=(\d+)", out)
+    return int(m.group(1)) if m else None
+
+
+def doc_size(flavor_row):
+    for line in open(f"{root}/docs/layout.md"):
+        m = re.match(rf"\|\s*release\s*\|\s*{flavor_row}\s*\|\s*(\d+)", line)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def release_size(flavor, doc_row):
+    size = btf_size(flavor, "inode")
+    if size is not None:
+        return size, f"BTF of build/{flavor}-release/vmlinux"
+    return doc_size(doc_row), "docs/layout.md (pahole, release config)"
+
+
+(rel_stock, src_stock), (rel_b1, src_b1) = release_size("stock", "stock"), release_size("addons", "B1 addons")
+rel_src = src_stock if src_stock == src_b1 else f"stock: {src_stock}; B1: {src_b1}"
+
+alive, with_addons = num(last, "inodes_alive_now"), num(last, "inodes_with_addons")
+dbg_stock = num(last, "sizeof_inode")
+per_inode = num(last, "inode_fsnotify_field_bytes") - num(last, "embedded_pointer_bytes")
+dbg_b1 = dbg_stock - per_inode
+rel_per_inode = rel_stock - rel_b1
+alloc = num(last, "proposed_addons_alloc_bytes")
+proto = num(last, "prototype_addons_alloc_bytes")
+saved = {c: alive * p for c, p in (("debug", per_inode), ("release", rel_per_inode))}
+cost = with_addons * alloc  # the addons object does not depend on the config
+pct = lambda part, size: f"{100 * part / size:.1f}%"
+
+variant = kname.rsplit("-", 1)[1]
+print(f"\n== sizes in bytes, and the embedded layout's balance for the {alive} inodes alive at the end")
+if variant == "debug":
+    print(f"   debug   = this VM's kernel, {kname}: KASAN and lockdep (a lockdep map in every lock)")
+    print(f"             make struct inode almost twice its release size")
+else:
+    print(f"   {variant:<7} = this VM's kernel, {kname}")
+print(f"   release = {rel_src}")
+rows = [
+    ("struct inode, stock", dbg_stock, rel_stock),
+    ("struct inode with the i_addons pointer (B1, B2)", dbg_b1, rel_b1),
+    ("saved per inode", f"{per_inode} ({pct(per_inode, dbg_stock)})",
+     f"{rel_per_inode} ({pct(rel_per_inode, rel_stock)})"),
+    (f"saved in struct inode, {alive} inodes", saved["debug"], saved["release"]),
+    (f"addons for {with_addons} inodes (24-byte proposal, kmalloc-{alloc})", cost, cost),
+    ("net saving (struct bytes)", saved["debug"] - cost, saved["release"] - cost),
+    (f"the side table's own objects (kmalloc-{proto}, prototype only)",
+     with_addons * proto, with_addons * proto),
+]
+w = max(len(r[0]) for r in rows)
+print(f"{'':<{w}}  {variant:>12}  {'release':>12}")
+for label, d, r in rows:
+    print(f"{label:<{w}}  {str(d):>12}  {str(r):>12}")
+
+# What the steps showed.
+watched = num(cols[2], "inodes_with_addons") - num(cols[1], "inodes_with_addons") if len(cols) > 2 else 0
+bpf = num(cols[4], "inodes_with_addons") - num(cols[3], "inodes_with_addons") if len(cols) > 4 else 0
+untouched = 400 - 100 - (30 if len(cols) > 4 else 0)
+others = with_addons - watched - bpf
+others_text = (f"the {untouched} untouched files got none" if others == 0
+               else f"{others} other inodes got addons too")
+unload = open(f"{demo}/unload").read().strip() if os.path.exists(f"{demo}/unload") else ""
+m = re.search(r"allocated (\d+) freed (\d+)", unload)
+balance = (f"unload freed all {m.group(1)} addons" if m and m.group(1) == m.group(2)
+           else f"unload: {unload or 'no unload line'}")
+bpf_text = f" and {bpf} flock()ed by the BPF program" if len(cols) > 4 else " (no BPF step)"
+print("\n== summary")
+print(f"Of {alive} inodes alive, {with_addons} got addons: {watched} inotify-watched{bpf_text}; {others_text}; "
+      f"self-check {last.get('shadow_mismatches', '?')} mismatches, "
+      f"{last.get('reuse_violations', '?')} reuse violations; {balance}.")
+print(f"Embedded i_addons pointer: struct inode {per_inode} B smaller ({dbg_stock} -> {dbg_b1} B on this debug kernel, "
+      f"{rel_stock} -> {rel_b1} B on release), {saved['release']} B saved - {cost} B of addons = "
+      f"{saved['release'] - cost} B net here (struct bytes; slab pages: README, Benchmark).")
+PY
+}
 
 if [[ "${1:-}" != --guest ]]; then
 	"$ROOT/tools/kernel.sh" "$FLAVOR" "$VARIANT"
@@ -22,44 +150,43 @@ if [[ "${1:-}" != --guest ]]; then
 	clang -O2 -g -target bpf -I "$BUILD/tools/bpftool/libbpf/include" \
 		-idirafter /usr/include/x86_64-linux-gnu \
 		-c "$ROOT/module/bpf/ia_flock.bpf.c" -o "$BPF_OBJ"
-	exec "$ROOT/tools/vm-run.sh" "$FLAVOR" "$VARIANT" --timeout 900 -- \
-		env VARIANT="$VARIANT" DEMO_BPF_OBJ="$BPF_OBJ" "$ROOT/tools/demo.sh" --guest
+	VM_OUT="$BUILD/vm/$FLAVOR-$VARIANT/demo-$(date +%Y%m%d-%H%M%S)"
+	export VM_OUT
+	mkdir -p "$VM_OUT/demo"
+	log "the demo's steps follow as the guest runs them (under TCG the $VARIANT kernel boots in $([[ "$VARIANT" == debug ]] && echo "~1.5 min" || echo "~10 s"))"
+	rc=0
+	"$ROOT/tools/vm-run.sh" "$FLAVOR" "$VARIANT" --timeout 900 --stream -- \
+		env VARIANT="$VARIANT" DEMO_BPF_OBJ="$BPF_OBJ" "$ROOT/tools/demo.sh" --guest || rc=$?
+	((rc == 0)) || die "the demo failed (exit $rc); full console log: ${VM_OUT#"$ROOT"/}/console.log"
+	report "$VM_OUT/demo"
+	echo
+	log "demo done in $(($(date +%s) - T0))s; full console log (kernel messages included): ${VM_OUT#"$ROOT"/}/console.log"
+	exit 0
 fi
 
 # ---- guest half ----------------------------------------------------------
 set +e
-snap() { cat "$DBG/stats"; }
-step() { printf '\n== %s\n' "$*"; }
-
-# A two-column table of the stats snapshots given as files.
-table() {
-	python3 - "$@" <<'PY'
-import sys
-cols = []
-for path in sys.argv[1:]:
-    d = {}
-    for line in open(path):
-        k, _, v = line.partition(": ")
-        d[k] = v.strip()
-    cols.append(d)
-names = ["loaded", "400 files", "100 watched", "unwatched", "BPF flock"][:len(cols)]
-keys = list(cols[-1].keys())
-w = max(len(k) for k in keys)
-print(f"{'counter':<{w}}  " + "  ".join(f"{n:>14}" for n in names))
-print("-" * (w + 2 + 16 * len(cols)))
-for k in keys:
-    print(f"{k:<{w}}  " + "  ".join(f"{c.get(k, ''):>14}" for c in cols))
-PY
+D="$VM_OUT/demo"
+mkdir -p "$D"
+N=0
+# Save snapshot N of the stats for the host's table; show its key figures.
+snap() {
+	cat "$DBG/stats" >"$D/stats-$N"
+	N=$((N + 1))
+	printf '   stats: '
+	grep -E '^(inodes_alive_now|inodes_with_addons|addons_allocated|addons_freed|shadow_mismatches):' \
+		"$DBG/stats" | sed 's/: /=/' | paste -sd' '
 }
+step() { printf '\n== %s\n' "$*"; }
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 S="$(mktemp -d)"
-step "insmod $(basename "$KO")"
+step "insmod $(basename "$KO") (stock kernel: side table + kprobes)"
 insmod "$KO" || exit 1
 dmesg | grep 'inode_addons: loaded' | tail -n1
-snap >"$S/0"
+snap
 
-step "workload: 200 files on tmpfs, 200 on ext4 (loop image)"
+step "workload: 200 files on tmpfs, 200 on ext4 (loop image); no user: no addons expected"
 T="$S/tmpfs" E="$S/ext4"
 mkdir -p "$T" "$E"
 mount -t tmpfs none "$T"
@@ -70,9 +197,9 @@ for d in "$T" "$E"; do
 	mkdir -p "$d/dir"
 	for i in $(seq 200); do echo "$i" >"$d/dir/f$i"; done
 done
-snap >"$S/1"
+snap
 
-step "inotify: watch 50 files on each, change 20 masks, one directory watch"
+step "inotify: watch 50 files on each, widen 20 masks, one directory watch each"
 # Holds the watches until its stdin (our fd 3) closes; prints a line once
 # they are set.
 read -r -d '' INOTIFY_PY <<'PY'
@@ -92,33 +219,31 @@ os.close(fd)
 PY
 exec 3> >(python3 -c "$INOTIFY_PY" "$T/dir" "$E/dir" >"$S/inotify.out")
 for _ in $(seq 600); do grep -q watching "$S/inotify.out" 2>/dev/null && break; sleep 0.1; done
-echo "self-check:"; sed 's/^/  /' "$DBG/selfcheck"
-snap >"$S/2"
+echo "   self-check (shadow == real fsnotify fields):"
+sed 's/^/     /' "$DBG/selfcheck"
+snap
 
 step "close the inotify instance (marks detached; addons stay until the inode goes)"
 exec 3>&-
 wait
 echo selfcheck >"$DBG/control"
-echo "self-check:"; sed 's/^/  /' "$DBG/selfcheck"
-snap >"$S/3"
+echo "   self-check:"
+sed 's/^/     /' "$DBG/selfcheck"
+snap
 
-cols=("$S/0" "$S/1" "$S/2" "$S/3")
 if [[ -n "${DEMO_BPF_OBJ:-}" && -f "$DEMO_BPF_OBJ" ]]; then
 	step "BPF: tp_btf/flock_lock_inode program creating addons via the kfuncs; flock 30 files"
 	mountpoint -q /sys/fs/bpf || mount -t bpf none /sys/fs/bpf
+	echo "   loading $(basename "$DEMO_BPF_OBJ") with bpftool (slow under TCG)"
 	if "$BUILD/tools/bpftool/bpftool" prog loadall "$DEMO_BPF_OBJ" /sys/fs/bpf/ia_demo autoattach; then
 		for i in $(seq 101 115); do
 			flock "$T/dir/f$i" true
 			flock "$E/dir/f$i" true
 		done
 		rm -rf /sys/fs/bpf/ia_demo
-		snap >"$S/4"
-		cols+=("$S/4")
+		snap
 	fi
 fi
-
-step "stats"
-table "${cols[@]}"
 
 step "unmount, rmmod"
 umount "$E" "$T"
@@ -129,5 +254,5 @@ for _ in $(seq 300); do
 	sleep 0.2
 done
 rmmod inode_addons || exit 1
-dmesg | grep 'inode_addons: unloaded' | tail -n1
+dmesg | grep 'inode_addons: unloaded' | tail -n1 | tee "$D/unload"
 rm -rf "$S"

@@ -100,8 +100,16 @@ if [[ "$(cat "$OUT/.config-stamp" 2>/dev/null)" != "$cstamp" || ! -f "$OUT/.conf
 	echo "$cstamp" >"$OUT/.config-stamp"
 fi
 
-# 4. Build.
-run_logged "building kernel $FLAVOR-$VARIANT" "$BUILD/logs/$FLAVOR-$VARIANT-build.log" "${MAKE[@]}"
+# 4. Build.  The heartbeat estimates what is left from the number of objects
+# (kbuild's CC/AS/RUSTC/HOSTCC lines) a cold build of this variant compiles:
+# the count of the last cold build on this machine, else the one measured
+# on the project's machine (any flavor: the series touches a few files).
+declare -A COLD_OBJECTS=([debug]=0 [release]=1632)
+cold=0
+[[ -f "$OUT/vmlinux" ]] || cold=1
+PROGRESS_FILE="$BUILD/.build-objects-$VARIANT" PROGRESS_RE='^  (CC|AS|RUSTC|HOSTCC) ' \
+	PROGRESS_DEFAULT="${COLD_OBJECTS[$VARIANT]}" PROGRESS_COLD=$cold \
+	run_logged "building kernel $FLAVOR-$VARIANT" "$BUILD/logs/$FLAVOR-$VARIANT-build.log" "${MAKE[@]}"
 
 # 5. bpftool from the same source tree (tools/ is never patched, so one
 # bpftool serves every flavor).

@@ -69,6 +69,14 @@ ksrc() { echo "$BUILD/src/$1"; }
 
 # Run a long command, show a heartbeat line every 30 s with the elapsed time
 # and the last line of its log, and fail with the log's tail on error.
+#
+# With PROGRESS_FILE set (kernel builds: tools/kernel.sh), the heartbeat also
+# estimates what is left: it counts the log lines matching PROGRESS_RE (one
+# per compiled object) and compares them with the count of a finished cold
+# build of the same config, read from PROGRESS_FILE (else PROGRESS_DEFAULT),
+# assuming the objects left take as long each as those done so far.  With
+# PROGRESS_COLD=1 (the build started from an empty output directory) the
+# count is stored in PROGRESS_FILE when the command succeeds.
 run_logged() {
 	local what="$1" logf="$2"
 	shift 2
@@ -84,12 +92,39 @@ run_logged() {
 			sleep 1
 		done
 		if kill -0 "$pid" 2>/dev/null; then
-			log "  ... $what: $(($(date +%s) - start))s, $(tail -n1 "$logf" | cut -c1-100)"
+			log "  ... $what: $(($(date +%s) - start))s,$(progress_estimate "$logf" $(($(date +%s) - start))) $(tail -n1 "$logf" | cut -c1-80)"
 		fi
 	done
 	if ! wait "$pid"; then
 		tail -n 40 "$logf" >&2
 		die "$what failed after $(($(date +%s) - start))s (full log: $logf)"
 	fi
+	if [[ -n "${PROGRESS_FILE:-}" && "${PROGRESS_COLD:-0}" == 1 ]]; then
+		grep -cE "$PROGRESS_RE" "$logf" >"$PROGRESS_FILE" || true
+	fi
 	log "$what done in $(($(date +%s) - start))s"
+}
+
+# progress_estimate LOG ELAPSED: " ~N% (n/m objects), ~X min left," or
+# nothing (see run_logged).
+progress_estimate() {
+	[[ -n "${PROGRESS_FILE:-}" ]] || return 0
+	local logf="$1" el="$2" n m left
+	n=$(grep -cE "$PROGRESS_RE" "$logf") || true
+	m=$(cat "$PROGRESS_FILE" 2>/dev/null || echo "${PROGRESS_DEFAULT:-0}")
+	[[ "$m" =~ ^[0-9]+$ ]] || m=0
+	if ((m == 0)); then
+		printf ' %d objects compiled,' "$n"
+	elif [[ "${PROGRESS_COLD:-0}" != 1 ]]; then
+		# Incremental: only what changed is rebuilt, no telling how much.
+		printf ' %d objects rebuilt (a cold build compiles %d),' "$n" "$m"
+	elif ((n == 0)); then
+		printf ' ~0%% (0/%d objects),' "$m"
+	elif ((n >= m)); then
+		printf ' ~99%% (%d/%d objects), linking,' "$n" "$m"
+	else
+		left=$(((el * (m - n) / n + 30) / 60))
+		printf ' ~%d%% (%d/%d objects), ~%s min left,' $((n * 100 / m)) "$n" "$m" \
+			"$( ((left > 0)) && echo "$left" || echo "<1")"
+	fi
 }

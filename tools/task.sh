@@ -53,7 +53,7 @@ rust-analyzer)
 vm)
 	(($#)) || die "usage: cargo make vm [FLAVOR=...] [VARIANT=...] -- COMMAND [ARGS...]"
 	"$ROOT/tools/kernel.sh" "$FLAVOR" "$VARIANT"
-	exec "$ROOT/tools/vm-run.sh" "$FLAVOR" "$VARIANT" -- "$@"
+	exec "$ROOT/tools/vm-run.sh" "$FLAVOR" "$VARIANT" --stream -- "$@"
 	;;
 *)
 	die "usage: tools/task.sh kernel|module|rust-analyzer|vm [FLAVOR=...] [VARIANT=...] [-- COMMAND...]"

@@ -2,22 +2,35 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boot a built flavor with virtme-ng and run one command inside it.
 #
-#   tools/vm-run.sh FLAVOR VARIANT [--timeout SECS] -- COMMAND [ARGS...]
+#   tools/vm-run.sh FLAVOR VARIANT [--timeout SECS] [--stream] -- COMMAND [ARGS...]
 #
 # The host root is the guest root (9p, copy-on-write); $VM_OUT (a fresh
 # directory under build/vm/) is writable by the guest.  Exit status: the
 # command's, or 1 if the guest crashed, timed out, or its kernel log shows an
 # oops/BUG/WARN/KASAN/lockdep/kmemleak report.  The full console log is kept in
 # $VM_OUT/console.log; its tail is shown on failure.
+#
+# --stream (or VM_STREAM=1): the command's stdout and stderr become this
+# script's stdout and stderr, as the command writes them, while the kernel's
+# console (boot messages, kernel log) stays in console.log only.  Used by
+# `cargo make vm` and `cargo make demo`; the test suite and the benchmark
+# keep the default (everything in console.log, nothing on stdout).
 source "$(dirname "$0")/lib.sh"
 
 FLAVOR="$1" VARIANT="$2"
 shift 2
 check_flavor "$FLAVOR" "$VARIANT"
 TIMEOUT="${VM_TIMEOUT:-900}"
-if [[ "${1:-}" == --timeout ]]; then TIMEOUT="$2"; shift 2; fi
-[[ "${1:-}" == -- ]] && shift
-(($#)) || die "usage: vm-run.sh FLAVOR VARIANT [--timeout SECS] -- COMMAND..."
+STREAM="${VM_STREAM:-0}"
+while (($#)); do
+	case "$1" in
+	--timeout) TIMEOUT="$2" && shift 2 ;;
+	--stream) STREAM=1 && shift ;;
+	--) shift && break ;;
+	*) break ;;
+	esac
+done
+(($#)) || die "usage: vm-run.sh FLAVOR VARIANT [--timeout SECS] [--stream] -- COMMAND..."
 
 KDIR="$(kdir "$FLAVOR" "$VARIANT")"
 IMG="$KDIR/arch/x86/boot/bzImage"
@@ -40,13 +53,41 @@ CONSOLE="$VM_OUT/console.log"
 # dmesg and a kmemleak scan into $VM_OUT.
 printf '%q ' "$@" >"$VM_OUT/cmd"
 log "booting $FLAVOR-$VARIANT ($ACC, timeout ${TIMEOUT}s): $*"
+GUEST_RUN="$ROOT/tools/guest-run.sh $VM_OUT"
+if [[ "$STREAM" == 1 ]]; then
+	GUEST_RUN+=" stream"
+	log "  console: ${CONSOLE#"$ROOT"/}"
+	# Streaming: the guest appends the command's output to these two
+	# files on the 9p share (tools/guest-run.sh); every guest write() has
+	# reached the host file when it returns, so following them here shows
+	# the output as it is written and, at the end, all of it.  (Filtering
+	# vng's console instead would have to tell the command's lines from
+	# kernel messages written to the same serial line, mid-line included.)
+	# The followers stop at the end of the sentinel, a cat that reads fd 8
+	# until it is closed: below, after the VM, or by the kernel if this
+	# script dies (Ctrl-C: background jobs of a script ignore SIGINT, so
+	# they could not be relied on to die with it).  tail --pid reads what
+	# is left once the process is gone, then exits.
+	: >"$VM_OUT/stdout"
+	: >"$VM_OUT/stderr"
+	exec 8> >(exec cat >/dev/null)
+	sentinel=$!
+	tail -q -n +1 -s 0.5 -f --pid="$sentinel" "$VM_OUT/stdout" 8>&- &
+	tail_out=$!
+	tail -q -n +1 -s 0.5 -f --pid="$sentinel" "$VM_OUT/stderr" >&2 8>&- &
+	tail_err=$!
+fi
 set +e
 timeout --foreground -k 10 "$TIMEOUT" \
 	vng --run "$IMG" "${VNG_ACCEL[@]}" --cpus "${VM_CPUS:-2}" --memory "${VM_MEMORY:-3G}" \
 	--rwdir "$VM_OUT" --cwd "$ROOT" --verbose \
 	--append "panic_on_warn=0 oops=panic panic=-1 kmemleak=on" \
-	--exec "$ROOT/tools/guest-run.sh $VM_OUT" </dev/null >"$CONSOLE" 2>&1
+	--exec "$GUEST_RUN" </dev/null >"$CONSOLE" 2>&1 8>&-
 vrc=$?
+if [[ "$STREAM" == 1 ]]; then
+	exec 8>&-
+	wait "$tail_out" "$tail_err"
+fi
 set -e
 
 fail=0
@@ -88,3 +129,5 @@ if ((fail)) || [[ "$rc" != 0 ]]; then
 	exit "$rc"
 fi
 log "guest command passed ($FLAVOR-$VARIANT, $ACC)"
+[[ "$STREAM" == 1 ]] && log "full console log: ${CONSOLE#"$ROOT"/}"
+exit 0
