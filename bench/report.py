@@ -181,12 +181,14 @@ class Data:
         for c in self.configs:
             for r in range(1, reps + 1):
                 d = os.path.join(raw, f"rep{r}", c)
+                if not os.path.exists(os.path.join(d, "bench.tsv")):
+                    continue  # a boot that did not run (the report says so)
                 rows, _m = load_bench(os.path.join(d, "bench.tsv"))
                 self.boots[c][r] = per_op(rows)
                 if c not in self.slab:
                     self.slab[c] = slab_sysfs(os.path.join(d, "slab-sysfs.txt"))
                     self.guest[c] = kv(os.path.join(d, "guest.txt"))
-        first = self.boots["stock"][1]
+        first = self.boots["stock"][min(self.boots["stock"])]
         self.cases = list(first.keys())
         # L1D model boots (one per configuration and the A/A twin).
         self.l1d = {}
@@ -197,33 +199,33 @@ class Data:
                 self.l1d[c] = load_l1d(os.path.join(d, "l1d.txt"), rows)
         self.l1d_cases = list(self.l1d["stock"].keys()) if "stock" in self.l1d else []
 
+    def reps_of(self, *cfgs):
+        """The repetitions in which every one of cfgs booted."""
+        return [r for r in range(1, self.reps + 1) if all(r in self.boots[c] for c in cfgs)]
+
     def boot_value(self, c, r, case):
         return median(self.boots[c][r][case])
 
     def value(self, c, case):
         """Median over repetitions of the per-boot medians."""
-        return median([self.boot_value(c, r, case) for r in range(1, self.reps + 1)])
-
-    def spread(self, c, case):
-        v = [x for r in range(1, self.reps + 1) for x in self.boots[c][r][case]]
-        return min(v), max(v)
+        return median([self.boot_value(c, r, case) for r in self.reps_of(c)])
 
     def aa(self, case):
         """A/A tolerance: the largest |stock - stock#2| of one repetition."""
         return max(abs(self.boot_value("stock", r, case) - self.boot_value("stock#2", r, case))
-                   for r in range(1, self.reps + 1))
+                   for r in self.reps_of("stock", "stock#2"))
 
     def diff(self, a, b, case):
         """(median, lo, hi) of a - b per op, the interval widened by the A/A
         tolerance (wall mode: bootstrap interval widened by it)."""
         tol = self.aa(case)
+        reps = self.reps_of(a, b)
         if self.mode == "wall":
-            av = [x for r in range(1, self.reps + 1) for x in self.boots[a][r][case]]
-            bv = [x for r in range(1, self.reps + 1) for x in self.boots[b][r][case]]
+            av = [x for r in reps for x in self.boots[a][r][case]]
+            bv = [x for r in reps for x in self.boots[b][r][case]]
             lo, hi = bootstrap_diff(av, bv)
             return median(av) - median(bv), lo - tol, hi + tol
-        d = [self.boot_value(a, r, case) - self.boot_value(b, r, case)
-             for r in range(1, self.reps + 1)]
+        d = [self.boot_value(a, r, case) - self.boot_value(b, r, case) for r in reps]
         return median(d), min(d) - tol, max(d) + tol
 
     def l1d_value(self, c, case, i):
@@ -282,6 +284,11 @@ def main():
       f"BENCH_RESUME, shuffles the boots it adds):\n")
     for line in order:
         w(f"- {line}")
+    missing = [f"rep{r}/{c}" for c in D.configs for r in range(1, a.reps + 1)
+               if r not in D.boots[c]]
+    if missing:
+        w(f"\n**Boots that did not run** (their comparisons use the other repetitions): "
+          f"{', '.join(missing)}.")
     if boots:
         w("\nBoots as they ran (UTC, code revision): " + "; ".join(
             f"{b.split()[0][11:16]} {b.split()[1]} ({b.split()[2]})" for b in boots) + ".")
