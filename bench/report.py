@@ -457,6 +457,7 @@ def main():
             cells = [f"{geometry(s['slab_size'], n)[2] - geometry(s0['slab_size'], n)[2]:+.0f}"
                      for n in CPU_COUNTS]
             w(f"| {cache} | {c} | " + " | ".join(cells) + " |")
+    debian_geometry(D, flav_geo, w)
     add = {c: D.slab[c]["inode_addons_cache"] for c in D.configs
            if "inode_addons_cache" in D.slab.get(c, {})}
     if add:
@@ -475,6 +476,46 @@ def main():
     with open(os.path.join(a.out, "report.md"), "w") as f:
         f.write("\n".join(out) + "\n")
     plots(D, flavors, a.out, unit)
+
+
+def align(x, a):
+    return (x + a - 1) // a * a
+
+
+def debian_geometry(D, flavors, w):
+    """Slab bytes per object under Debian's own config (bench/debian-6.12-sizes.txt),
+    for each flavor's struct inode size as booted (release config: the series
+    changes only struct inode, and by the same fields in both configs)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "debian-6.12-sizes.txt")
+    rows = list(table_rows(path))
+    s_inode = D.slab["stock"].get("inode_cache")
+    if not rows or not s_inode:
+        return
+    w("\nDebian's amd64 config (struct sizes from the BTF of Debian's own 6.12 build, "
+      "`bench/debian-6.12-sizes.txt`; each flavor's struct inode is the Debian stock one "
+      "changed by the difference its booted release kernel shows):\n")
+    hdr = ["cache", "flavor", "slab_size"] + [f"{n} CPU" for n in CPU_COUNTS]
+    w("| " + " | ".join(hdr) + " |")
+    w("|" + "---|" * len(hdr))
+    base = {}
+    for cache, _struct, size, off, tail, al, cal in rows:
+        for c in flavors:
+            s = D.slab.get(c, {}).get("inode_cache")
+            if not s:
+                continue
+            inode = 624 + s["object_size"] - s_inode["object_size"]
+            obj = align(int(off) + inode + int(tail), int(al))
+            slab_size = align(obj + 8, int(cal))  # free pointer after the object (ctor)
+            cells = []
+            for n in CPU_COUNTS:
+                order, objs, fp = geometry(slab_size, n)
+                if c == "stock":
+                    base[(cache, n)] = fp
+                delta = fp - base.get((cache, n), fp)
+                cells.append(f"{objs} (o{order}) {fp:.0f} B" +
+                             (f" ({delta:+.0f})" if c != "stock" else ""))
+            w(f"| {cache} | {c} | {slab_size} | " + " | ".join(cells) + " |")
+    w("")
 
 
 def answer(D, configs, unit, w):
