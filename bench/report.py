@@ -31,7 +31,7 @@ INODE_CACHES = ("inode_cache", "shmem_inode_cache", "ext4_inode_cache", "proc_in
 CPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
 NAMES = {
     "stock": "stock",
-    "stock#2": "stock (A/A twin)",
+    "stock-aa": "stock (A/A twin)",
     "stock+module": "stock + side-table module",
     "stock-packed": "stock-packed (mask in the hole after i_state)",
     "addons": "addons (B1: mask in the addons)",
@@ -172,7 +172,7 @@ def bootstrap_diff(a, b, n=2000, seed=1):
 class Data:
     def __init__(self, raw, configs, reps, mode):
         self.mode = mode
-        self.configs = configs + ["stock#2"]
+        self.configs = configs + ["stock-aa"]
         self.reps = reps
         # boots[cfg][rep] = case -> [per-op per round]
         self.boots = {c: {} for c in self.configs}
@@ -211,9 +211,9 @@ class Data:
         return median([self.boot_value(c, r, case) for r in self.reps_of(c)])
 
     def aa(self, case):
-        """A/A tolerance: the largest |stock - stock#2| of one repetition."""
-        return max(abs(self.boot_value("stock", r, case) - self.boot_value("stock#2", r, case))
-                   for r in self.reps_of("stock", "stock#2"))
+        """A/A tolerance: the largest |stock - stock-aa| of one repetition."""
+        return max(abs(self.boot_value("stock", r, case) - self.boot_value("stock-aa", r, case))
+                   for r in self.reps_of("stock", "stock-aa"))
 
     def diff(self, a, b, case):
         """(median, lo, hi) of a - b per op, the interval widened by the A/A
@@ -233,8 +233,8 @@ class Data:
 
     def l1d_diff(self, a, b, case, i=2):
         """(diff, lo, hi) of modelled per-op counts (i: 0 insns, 1 accesses,
-        2 misses), tolerance: |stock - stock#2| of the model boots."""
-        tol = abs(self.l1d_value("stock", case, i) - self.l1d_value("stock#2", case, i))
+        2 misses), tolerance: |stock - stock-aa| of the model boots."""
+        tol = abs(self.l1d_value("stock", case, i) - self.l1d_value("stock-aa", case, i))
         d = self.l1d_value(a, case, i) - self.l1d_value(b, case, i)
         return d, d - tol, d + tol
 
@@ -327,7 +327,7 @@ def main():
 
     # ---- instructions per operation ----
     w(f"## {unit.capitalize()} per operation\n")
-    w(f"Median over repetitions of each boot's median round; A/A = largest |stock - stock#2| "
+    w(f"Median over repetitions of each boot's median round; A/A = largest |stock - stock-aa| "
       f"in one repetition (the tolerance of every comparison in this case); then the "
       f"difference of each configuration from stock (median of the per-repetition "
       f"differences).\n")
@@ -354,7 +354,7 @@ def main():
         w("|" + "---|" * len(hdr))
         for case in D.l1d_cases:
             s = D.l1d_value("stock", case, 2)
-            tol = abs(s - D.l1d_value("stock#2", case, 2))
+            tol = abs(s - D.l1d_value("stock-aa", case, 2))
             row = [f"`{case}`", f"{s:.2f}", f"{D.l1d_value('stock', case, 1):.0f}", f"{tol:.2f}"]
             for c in flavors:
                 d, _lo, _hi = D.l1d_diff(c, "stock", case)
@@ -471,7 +471,7 @@ def main():
       "of the case. `adds (> 0)` holds when the interval lies above 0, does not hold when it "
       "lies at or below 0, else undecidable; `within 1%` holds when the interval lies within "
       "+-1% of b, does not hold when it lies wholly outside, else undecidable. L1D: one model "
-      "boot per configuration; tol = |stock - stock#2| of the model boots.\n")
+      "boot per configuration; tol = |stock - stock-aa| of the model boots.\n")
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "report.md"), "w") as f:
         f.write("\n".join(out) + "\n")

@@ -14,7 +14,7 @@
 #
 # Configurations: BENCH_CONFIGS (default: every flavor, plus stock+module, the
 # stock kernel with the side-table module loaded).  Each repetition boots every
-# configuration once and stock a second time ("stock#2", the A/A control whose
+# configuration once and stock a second time ("stock-aa", the A/A control whose
 # difference is the tolerance of every comparison), in an order shuffled per
 # repetition (seed BENCH_SEED, recorded in the report).
 #
@@ -43,7 +43,7 @@ CASES="${BENCH_CASES:-}"
 L1D_CASES="${BENCH_L1D_CASES:-tmpfs/read1/nomark tmpfs/write1/nomark tmpfs/read1/sb-sibling tmpfs/write1/sb-sibling tmpfs/read1/watch-file tmpfs/write1/watch-file tmpfs/cold ext4/read1/sb-sibling ext4/write1/sb-sibling ext4/read1/watch-file ext4/write1/watch-file ext4/cold tmpfs/fan-ignore}"
 VARIANT=release
 
-flavor_of() { local c="${1%+module}"; echo "${c%#*}"; }
+flavor_of() { local c="${1%+module}"; echo "${c%-aa}"; }
 
 declare -A seen=()
 for cfg in $CONFIGS; do
@@ -98,7 +98,7 @@ fi
 order() {
 	python3 -c 'import random, sys
 r = random.Random(int(sys.argv[1]) * 1000 + int(sys.argv[2]))
-c = sys.argv[3].split() + ["stock#2"]
+c = sys.argv[3].split() + ["stock-aa"]
 r.shuffle(c)
 print(" ".join(c))' "$SEED" "$1" "$CONFIGS"
 }

@@ -3,7 +3,7 @@
 # Runs inside the guest for tools/bench.sh:
 #   guest-bench.sh CONFIG KO BENCH_BIN OPS ROUNDS MICRO [CASE-PREFIX...]
 # CONFIG "stock+module" loads the module first (its side table's probes run);
-# "stock#2" is the A/A control, plain stock booted again.  Writes into $VM_OUT:
+# "stock-aa" is the A/A control, plain stock booted again.  Writes into $VM_OUT:
 #   bench.tsv       every measured round: case, round, ops, ns (under icount:
 #                   instructions); last line "#markers N" (see bench/src/main.rs)
 #   slab-sysfs.txt  geometry of the inode and addons caches (SLUB sysfs)
