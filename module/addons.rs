@@ -3,7 +3,11 @@
 //! The addons object of the side-table backend.
 
 use crate::{
-    backend::AddonsObject, ffi, inode::InodeRef, rhashtable::RhashEntry, shadow::FsnotifyShadow,
+    backend::AddonsObject,
+    ffi,
+    inode::{FsnotifyState, Inode},
+    recursion::Busy,
+    rhashtable::RhashEntry,
     stats::STATS,
 };
 use core::{
@@ -12,8 +16,7 @@ use core::{
 };
 use kernel::{bindings, ffi::c_void, prelude::*, types::Opaque};
 
-/// Words of BPF scratch space per inode (`IA_SCRATCH_WORDS`).
-pub(crate) const SCRATCH_WORDS: usize = 4;
+use ffi::SCRATCH_WORDS;
 
 /// `IA_F_HAS_MARKS`: the shadowed inode has fsnotify marks.
 pub(crate) const F_HAS_MARKS: u32 = 0x1;
@@ -66,7 +69,7 @@ unsafe impl RhashEntry for InodeAddons {
 
 impl InodeAddons {
     /// A new, empty addons object for `inode`.
-    pub(crate) fn new(inode: &InodeRef, flags: kernel::alloc::Flags) -> Result<KBox<Self>> {
+    pub(crate) fn new(inode: &Inode, flags: kernel::alloc::Flags) -> Result<KBox<Self>> {
         let this = Self::alloc(inode, flags, 0)?;
         STATS.allocated.inc();
         Ok(this)
@@ -74,13 +77,13 @@ impl InodeAddons {
 
     /// A new, empty addons object for a synthetic inode of the
     /// microbenchmark, counted in the benchmark's counters.
-    pub(crate) fn new_bench(inode: &InodeRef, flags: kernel::alloc::Flags) -> Result<KBox<Self>> {
+    pub(crate) fn new_bench(inode: &Inode, flags: kernel::alloc::Flags) -> Result<KBox<Self>> {
         let this = Self::alloc(inode, flags, F_BENCH)?;
         STATS.bench_allocated.inc();
         Ok(this)
     }
 
-    fn alloc(inode: &InodeRef, flags: kernel::alloc::Flags, ia_flags: u32) -> Result<KBox<Self>> {
+    fn alloc(inode: &Inode, flags: kernel::alloc::Flags, ia_flags: u32) -> Result<KBox<Self>> {
         // Allocate, then build the object in place: an object built before
         // a failed allocation would be dropped, and its `Drop` would count
         // a free without an allocation.
@@ -108,8 +111,8 @@ impl InodeAddons {
 }
 
 impl AddonsObject for InodeAddons {
-    fn shadow(&self, _inode: &InodeRef) -> FsnotifyShadow {
-        FsnotifyShadow {
+    fn shadow(&self, _inode: &Inode) -> FsnotifyState {
+        FsnotifyState {
             mask: self.fsnotify_mask.load(Ordering::Acquire),
             has_marks: self.flags.load(Ordering::Acquire) & F_HAS_MARKS != 0,
         }
@@ -120,14 +123,16 @@ impl AddonsObject for InodeAddons {
     /// Writers are serialised by a global lock and read the real state
     /// under it, so a slow writer cannot overwrite a newer state with an
     /// older one.  Writers are rare (mark attach, detach, mask change).
-    fn sync_shadow(&self, inode: &InodeRef) {
+    fn sync_shadow(&self, inode: &Inode) {
+        // A program attached inside the locked section must not come back.
+        let _busy = Busy::enter();
         // SAFETY: no precondition; paired with `ia_shadow_unlock` below.
         let irqflags = unsafe { ffi::ia_shadow_lock() };
-        let (mask, marks) = inode.fsnotify_state();
+        let real = inode.fsnotify_state();
         self.fsnotify_marks
-            .store(marks as *mut c_void, Ordering::Release);
-        self.fsnotify_mask.store(mask, Ordering::Release);
-        if marks != 0 {
+            .store(inode.fsnotify_marks(), Ordering::Release);
+        self.fsnotify_mask.store(real.mask, Ordering::Release);
+        if real.has_marks {
             self.flags.fetch_or(F_HAS_MARKS, Ordering::AcqRel);
         } else {
             self.flags.fetch_and(!F_HAS_MARKS, Ordering::AcqRel);
@@ -145,25 +150,16 @@ impl AddonsObject for InodeAddons {
 impl InodeAddons {
     /// Checks that C's `struct inode_addons` has this type's layout.
     pub(crate) fn check_layout() -> Result {
-        let mut c = ffi::IaLayout::default();
-        // SAFETY: `c` is valid for writes.
-        unsafe { ffi::ia_get_layout(&mut c) };
-        let rust = ffi::IaLayout {
-            size: core::mem::size_of::<Self>() as u32,
-            off_marks: offset_of!(Self, fsnotify_marks) as u32,
-            off_storage: offset_of!(Self, bpf_storage) as u32,
-            off_mask: offset_of!(Self, fsnotify_mask) as u32,
-            off_flags: offset_of!(Self, flags) as u32,
-            off_inode: offset_of!(Self, inode) as u32,
-            off_node: offset_of!(Self, node) as u32,
-            off_rcu: offset_of!(Self, rcu) as u32,
-            off_scratch: offset_of!(Self, scratch) as u32,
-        };
-        if c != rust {
-            pr_err!("struct inode_addons layout differs between C and Rust\n");
-            return Err(EINVAL);
-        }
-        Ok(())
+        ffi::check_layout!(Self, "inode_addons", IaLayout, ia_get_layout, {
+            off_marks: fsnotify_marks,
+            off_storage: bpf_storage,
+            off_mask: fsnotify_mask,
+            off_flags: flags,
+            off_inode: inode,
+            off_node: node,
+            off_rcu: rcu,
+            off_scratch: scratch,
+        })
     }
 }
 

@@ -7,23 +7,26 @@
 //! (`backend_table.rs`).  A kernel with the inode_addons series
 //! (`CONFIG_INODE_ADDONS`, `struct inode_addons *i_addons` in `struct
 //! inode`) gets `backend_embedded.rs`: `module/Kbuild` passes `--cfg
-//! ia_backend_embedded` from the kernel config, and [`ActiveBackend`] at the
-//! end of this file is the only place the choice is made; the rest of the
-//! module only sees the [`Backend`] and [`AddonsObject`] traits.
+//! ia_backend_embedded` from the kernel config, and `active.rs` is the only
+//! place the choice is made; the rest of the module only sees the traits
+//! below.  This file imports no backend.
 
-use crate::{inode::InodeRef, rcu::RcuGuard, shadow::FsnotifyShadow};
+use crate::{
+    inode::{FsnotifyState, Inode, SynthInodes},
+    rcu::RcuGuard,
+};
 use core::fmt;
-use kernel::{alloc::Flags, ffi::c_void, prelude::*, sync::Arc};
+use kernel::{alloc::Flags, bindings, ffi::c_void, prelude::*, sync::Arc};
 
 /// An addons object as the users of the backend see it.
 pub(crate) trait AddonsObject: Send + Sync {
     /// The fsnotify state as recorded in (or, embedded, reached through)
     /// the addons of `inode`, their owner.
-    fn shadow(&self, inode: &InodeRef) -> FsnotifyShadow;
+    fn shadow(&self, inode: &Inode) -> FsnotifyState;
 
     /// Refreshes the recorded fsnotify state of `inode`, the owner, from
     /// the real fields (nothing to do where the addons are the real thing).
-    fn sync_shadow(&self, inode: &InodeRef);
+    fn sync_shadow(&self, inode: &Inode);
 
     /// Pointer handed to C (the kfuncs): `struct inode_addons *`.
     fn as_c_ptr(&self) -> *mut c_void;
@@ -36,7 +39,9 @@ pub(crate) enum AllocCtx {
     /// Process context that may sleep (ioctl): `GFP_KERNEL`.
     Sleepable,
     /// Atomic context whose caller holds no inode lock (probe handlers):
-    /// `GFP_ATOMIC`, `i_lock` taken with `spin_lock()`.
+    /// `GFP_ATOMIC`, `i_lock` taken with `spin_lock()`.  The side table's
+    /// fsnotify probes only.
+    #[cfg_attr(ia_backend_embedded, allow(dead_code))]
     Atomic,
     /// BPF program context, which may have interrupted anything: task
     /// context only, `GFP_ATOMIC`, `i_lock` only taken with
@@ -45,14 +50,23 @@ pub(crate) enum AllocCtx {
 }
 
 impl AllocCtx {
-    /// Allocation flags for this context (the embedded backend passes the
-    /// same flags raw to C: `kernel::alloc::Flags` has no public raw value).
+    /// Allocation flags for this context.
     #[cfg_attr(ia_backend_embedded, allow(dead_code))]
     pub(crate) fn gfp(self) -> Flags {
         use kernel::alloc::flags::{__GFP_NOWARN, GFP_ATOMIC, GFP_KERNEL};
         match self {
             AllocCtx::Sleepable => GFP_KERNEL,
             AllocCtx::Atomic | AllocCtx::Bpf => GFP_ATOMIC | __GFP_NOWARN,
+        }
+    }
+
+    /// The same flags as a raw `gfp_t`, for C (6.12's `kernel::alloc::Flags`
+    /// has no public raw value).
+    #[cfg_attr(not(ia_backend_embedded), allow(dead_code))]
+    pub(crate) fn raw_gfp(self) -> bindings::gfp_t {
+        match self {
+            AllocCtx::Sleepable => bindings::GFP_KERNEL,
+            AllocCtx::Atomic | AllocCtx::Bpf => bindings::GFP_ATOMIC | bindings::__GFP_NOWARN,
         }
     }
 }
@@ -66,15 +80,15 @@ pub(crate) trait Backend: Send + Sync + Sized {
     /// The addons object.
     type Addons: AddonsObject;
 
+    /// What the microbenchmark drives: this backend's code paths on
+    /// synthetic inodes.
+    type Bench: BenchTarget;
+
     /// Short name, reported in the stats and the kernel log.
     const NAME: &'static str;
 
     /// Bytes of one addons object.
     const OBJECT_SIZE: usize;
-
-    /// Whether the fsnotify state must be shadowed by probes (false where
-    /// the addons hold the real fsnotify fields).
-    const SHADOW_PROBES: bool;
 
     /// Whether the module allocates and frees the addons objects itself
     /// (then every one allocated must be freed by unload).
@@ -84,7 +98,7 @@ pub(crate) trait Backend: Send + Sync + Sized {
     fn new() -> Result<Arc<Self>>;
 
     /// The addons of `inode`, if it has some.
-    fn lookup<'g>(&'g self, inode: &InodeRef, guard: &'g RcuGuard) -> Option<&'g Self::Addons>;
+    fn lookup<'g>(&'g self, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g Self::Addons>;
 
     /// Gets the addons of `inode`, creating them if needed, and runs `f`
     /// with them and whether this call created them.
@@ -94,33 +108,47 @@ pub(crate) trait Backend: Send + Sync + Sized {
     /// (`AllocCtx::Bpf` outside task context); no entry is left behind.
     fn get_or_create<R>(
         &self,
-        inode: &InodeRef,
+        inode: &Inode,
         ctx: AllocCtx,
         f: impl FnOnce(&Self::Addons, bool) -> R,
     ) -> Result<R>;
 
-    /// Calls `f` for every addons object and its inode; `f` must not
-    /// sleep.  Process context.
-    fn for_each(&self, f: impl FnMut(&Self::Addons, &InodeRef)) -> Result;
+    /// Calls `f` for every addons object and its inode, both borrowed for
+    /// the call only; `f` must not sleep.  Process context.
+    fn for_each(&self, f: impl FnMut(&Self::Addons, &Inode)) -> Result;
 
     /// Number of addons objects (inodes with addons).  Process context.
     fn len(&self) -> usize;
 
     /// The per-inode BPF scratch area (`IA_SCRATCH_WORDS` words) of an
     /// inode that has addons, or NULL.  Never sleeps.
-    fn scratch(&self, inode: &InodeRef) -> *mut u64;
+    fn scratch(&self, inode: &Inode) -> *mut u64;
 
     /// Writes backend-specific stats lines.
     fn write_stats(&self, w: &mut dyn fmt::Write) -> fmt::Result;
 }
 
-#[cfg(not(ia_backend_embedded))]
-/// The backend this module is built with.
-pub(crate) type ActiveBackend = crate::backend_table::TableBackend;
+/// What the microbenchmark (`bench.rs`) drives: a backend's lookup and
+/// get-or-create code paths, on a private set of synthetic inodes.
+pub(crate) trait BenchTarget: Sync + Sized {
+    /// Bytes one tracked inode's addons cost (object and table), for the
+    /// memory estimate.
+    const BYTES_PER_ENTRY: usize;
 
-#[cfg(ia_backend_embedded)]
-/// The backend this module is built with.
-pub(crate) type ActiveBackend = crate::backend_embedded::EmbeddedBackend;
+    /// An empty target.
+    fn new() -> Result<Self>;
 
-/// The addons object of the backend this module is built with.
-pub(crate) type Addons = <ActiveBackend as Backend>::Addons;
+    /// The backend's lookup: does `inode` have addons?
+    fn lookup(&self, inode: &Inode) -> bool;
+
+    /// The backend's get-or-create (process context, `GFP_KERNEL`):
+    /// whether this call created the addons.
+    fn get_or_create(&self, inode: &Inode) -> Result<bool>;
+
+    /// Detaches `inode`'s addons, if any, freeing them after a grace
+    /// period.  Other bench threads may run (on other inodes).
+    fn release(&self, inode: &Inode);
+
+    /// Frees every addons object left, once no bench thread runs.
+    fn finish(self, inodes: &SynthInodes);
+}

@@ -36,13 +36,11 @@
 //! by the inode address (see [`ScratchEntry`]), used only by that kfunc.
 
 use crate::{
-    backend::{AddonsObject, AllocCtx, Backend},
-    bench::{BenchTarget, SynthInodes},
-    ffi,
-    inode::InodeRef,
+    backend::{AddonsObject, AllocCtx, Backend, BenchTarget},
+    ffi::{self, SCRATCH_WORDS},
+    inode::{FsnotifyState, Inode, SynthInodes},
     rcu::RcuGuard,
     rhashtable::{Insert, RhashEntry, RhashTable},
-    shadow::FsnotifyShadow,
     stats::STATS,
 };
 use core::{fmt, mem::offset_of, ptr::null_mut};
@@ -82,7 +80,7 @@ impl EmbeddedAddons {
 }
 
 impl AddonsObject for EmbeddedAddons {
-    fn shadow(&self, inode: &InodeRef) -> FsnotifyShadow {
+    fn shadow(&self, inode: &Inode) -> FsnotifyState {
         // SAFETY: `self` is the addons of `inode` (callers pass the owner),
         // both are alive (type invariants).
         let (mask, marks) = unsafe {
@@ -91,13 +89,13 @@ impl AddonsObject for EmbeddedAddons {
                 ffi::ia_addons_fsnotify_marks(self.raw()),
             )
         };
-        FsnotifyShadow {
+        FsnotifyState {
             mask,
             has_marks: !marks.is_null(),
         }
     }
 
-    fn sync_shadow(&self, _inode: &InodeRef) {
+    fn sync_shadow(&self, _inode: &Inode) {
         // The fields are the kernel's own: nothing to copy.
     }
 
@@ -126,9 +124,6 @@ struct ScratchEntry {
     scratch: Opaque<[u64; SCRATCH_WORDS]>,
 }
 
-/// `IA_SCRATCH_WORDS`.
-const SCRATCH_WORDS: usize = 4;
-
 // SAFETY: `scratch` is only written by BPF programs through the pointer the
 // kfunc returns (their business, as with any BPF map value); the rest is
 // immutable.
@@ -145,10 +140,8 @@ unsafe impl RhashEntry for ScratchEntry {
 }
 
 impl ScratchEntry {
-    fn owner(inode: &InodeRef, addons: &EmbeddedAddons) -> (usize, usize, u64) {
-        // SAFETY: the inode is allocated (type invariant of `InodeRef`).
-        let sb = unsafe { (*inode.as_ptr()).i_sb } as usize;
-        (addons.raw() as usize, sb, inode.ino())
+    fn owner(inode: &Inode, addons: &EmbeddedAddons) -> (usize, usize, u64) {
+        (addons.raw() as usize, inode.sb_addr(), inode.ino())
     }
 
     fn is_for(&self, owner: (usize, usize, u64)) -> bool {
@@ -163,7 +156,7 @@ pub(crate) struct EmbeddedBackend {
 
 /// The real addons of `inode`, if it has some: the embedded backend's
 /// lookup, shared with the microbenchmark ([`EmbeddedBench`]).
-fn addons_get<'g>(inode: &InodeRef, _guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
+fn addons_get<'g>(inode: &Inode, _guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
     // SAFETY: the inode is allocated; a non-NULL result is its real addons,
     // freed only after the inode and a grace period, so valid while the
     // caller's RCU guard (or inode reference) is held.
@@ -174,12 +167,12 @@ fn addons_get<'g>(inode: &InodeRef, _guard: &'g RcuGuard) -> Option<&'g Embedded
 /// with the microbenchmark.  `None`: allocation failure or an inode being
 /// torn down.
 ///
-/// `gfp` must suit the caller's context (only `GFP_KERNEL` callers may
-/// sleep, and then hold no spinlock and no RCU read-side section).
-fn addons_alloc<'a>(inode: &'a InodeRef, gfp: u32) -> Option<&'a EmbeddedAddons> {
+/// The caller must be in `ctx` (only `AllocCtx::Sleepable` may sleep, and
+/// then holds no spinlock and no RCU read-side section).
+fn addons_alloc(inode: &Inode, ctx: AllocCtx) -> Option<&EmbeddedAddons> {
     // SAFETY: the inode is allocated; the flags suit the context (by the
     // caller).
-    let p = unsafe { ffi::ia_addons_alloc(inode.as_ptr(), gfp) };
+    let p = unsafe { ffi::ia_addons_alloc(inode.as_ptr(), ctx.raw_gfp()) };
     // SAFETY: non-NULL is the inode's real addons (the kernel never hands
     // out the placeholder), valid while the inode is.
     unsafe { EmbeddedAddons::from_raw(p) }
@@ -187,15 +180,17 @@ fn addons_alloc<'a>(inode: &'a InodeRef, gfp: u32) -> Option<&'a EmbeddedAddons>
 
 impl EmbeddedBackend {
     /// The real addons of `inode`, if it has some.
-    fn get<'g>(&self, inode: &InodeRef, guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
+    fn get<'g>(&self, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
         addons_get(inode, guard)
     }
 
-    /// `inode_addons_alloc()` with the context's flags; `f` gets the result
-    /// and whether the addons were absent just before.
-    fn create_locked<R>(
+    /// Gets the addons of `inode`, creating them with `inode_addons_alloc()`
+    /// if there are none, for a creator serialised with the others of its
+    /// kind (see [`EmbeddedBackend::get_or_create`]); `f` gets them and
+    /// whether they were absent just before.
+    fn get_or_create_serialised<R>(
         &self,
-        inode: &InodeRef,
+        inode: &Inode,
         ctx: AllocCtx,
         f: impl FnOnce(&EmbeddedAddons, bool) -> R,
     ) -> Result<R> {
@@ -208,16 +203,7 @@ impl EmbeddedBackend {
         // No RCU read-side section from here on: a `Sleepable` allocation
         // may sleep.  What `inode_addons_alloc()` returns lives as long as
         // the inode, which the caller keeps alive.
-        let gfp = match ctx {
-            AllocCtx::Sleepable => bindings::GFP_KERNEL,
-            AllocCtx::Atomic | AllocCtx::Bpf => bindings::GFP_ATOMIC | bindings::__GFP_NOWARN,
-        };
-        // SAFETY: the inode is allocated; the flags suit the context (only
-        // `Sleepable` may sleep, and it holds no spinlock).
-        let p = unsafe { ffi::ia_addons_alloc(inode.as_ptr(), gfp) };
-        // SAFETY: non-NULL is the inode's real addons (the kernel never
-        // hands out the placeholder), valid while the inode is.
-        match unsafe { EmbeddedAddons::from_raw(p) } {
+        match addons_alloc(inode, ctx) {
             Some(a) => {
                 STATS.allocated.inc();
                 Ok(f(a, true))
@@ -241,28 +227,29 @@ impl EmbeddedBackend {
 ///
 /// `arg` is the `*mut F` passed by `walk`; `inode` is on its super block's
 /// inode list and `addons` its addons, under that list's lock.
-unsafe extern "C" fn walk_cb<F: FnMut(&EmbeddedAddons, &InodeRef)>(
+unsafe extern "C" fn walk_cb<F: FnMut(&EmbeddedAddons, &Inode)>(
     inode: *mut bindings::inode,
     addons: *mut c_void,
     arg: *mut c_void,
 ) {
     // SAFETY: `arg` is the `&mut F` passed by `for_each`.
     let f = unsafe { &mut *arg.cast::<F>() };
-    // SAFETY: the walk holds the super block's inode list lock, so the
-    // inode is on the list, not yet destroyed, and its addons are alive.
-    let (Some(inode), Some(a)) = (unsafe { InodeRef::from_raw(inode) }, unsafe {
+    // SAFETY: the walk holds the super block's inode list lock for the
+    // call, so the inode is on the list, not yet destroyed, and its addons
+    // are alive; both borrows end with the call.
+    let (Some(inode), Some(a)) = (unsafe { Inode::from_raw(inode) }, unsafe {
         EmbeddedAddons::from_raw(addons)
     }) else {
         return;
     };
-    f(a, &inode);
+    f(a, inode);
 }
 
 /// Walks every inode with addons, calling `f` for each.
 ///
 /// `walk_cb` is instantiated with the closure's own type `F`, so the `arg`
 /// it gets back is exactly the `*mut F` passed here.
-fn walk<F: FnMut(&EmbeddedAddons, &InodeRef)>(f: &mut F) -> Result {
+fn walk<F: FnMut(&EmbeddedAddons, &Inode)>(f: &mut F) -> Result {
     // SAFETY: `walk_cb::<F>` casts `arg` back to `*mut F`, which is what is
     // passed, and `f` outlives the call.
     kernel::error::to_result(unsafe {
@@ -272,12 +259,12 @@ fn walk<F: FnMut(&EmbeddedAddons, &InodeRef)>(f: &mut F) -> Result {
 
 impl Backend for EmbeddedBackend {
     type Addons = EmbeddedAddons;
+    type Bench = EmbeddedBench;
     #[cfg(not(ia_inline_mask))]
     const NAME: &'static str = "embedded";
     #[cfg(ia_inline_mask)]
     const NAME: &'static str = "embedded-inline-mask";
     const OBJECT_SIZE: usize = core::mem::size_of::<bindings::inode_addons>();
-    const SHADOW_PROBES: bool = false;
     const OWNS_OBJECTS: bool = false;
 
     fn new() -> Result<Arc<Self>> {
@@ -285,13 +272,13 @@ impl Backend for EmbeddedBackend {
         Ok(Arc::new(Self { scratch }, GFP_KERNEL)?)
     }
 
-    fn lookup<'g>(&'g self, inode: &InodeRef, guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
+    fn lookup<'g>(&'g self, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
         self.get(inode, guard)
     }
 
     fn get_or_create<R>(
         &self,
-        inode: &InodeRef,
+        inode: &Inode,
         ctx: AllocCtx,
         f: impl FnOnce(&EmbeddedAddons, bool) -> R,
     ) -> Result<R> {
@@ -309,7 +296,7 @@ impl Backend for EmbeddedBackend {
         if ctx == AllocCtx::Sleepable {
             // SAFETY: no precondition; unlocked below.
             unsafe { ffi::ia_create_lock() };
-            let r = self.create_locked(inode, ctx, f);
+            let r = self.get_or_create_serialised(inode, ctx, f);
             // SAFETY: locked above.
             unsafe { ffi::ia_create_unlock() };
             return r;
@@ -322,10 +309,10 @@ impl Backend for EmbeddedBackend {
                 STATS.refused_dying.inc();
             }
         })?;
-        self.create_locked(inode, ctx, f)
+        self.get_or_create_serialised(inode, ctx, f)
     }
 
-    fn for_each(&self, mut f: impl FnMut(&EmbeddedAddons, &InodeRef)) -> Result {
+    fn for_each(&self, mut f: impl FnMut(&EmbeddedAddons, &Inode)) -> Result {
         walk(&mut f)
     }
 
@@ -337,7 +324,7 @@ impl Backend for EmbeddedBackend {
         }
     }
 
-    fn scratch(&self, inode: &InodeRef) -> *mut u64 {
+    fn scratch(&self, inode: &Inode) -> *mut u64 {
         let guard = RcuGuard::new();
         let Some(a) = self.get(inode, &guard) else {
             return null_mut();
@@ -399,12 +386,12 @@ impl BenchTarget for EmbeddedBench {
         Ok(Self)
     }
 
-    fn lookup(&self, inode: &InodeRef) -> bool {
+    fn lookup(&self, inode: &Inode) -> bool {
         let guard = RcuGuard::new();
         addons_get(inode, &guard).is_some()
     }
 
-    fn get_or_create(&self, inode: &InodeRef) -> Result<bool> {
+    fn get_or_create(&self, inode: &Inode) -> Result<bool> {
         {
             let guard = RcuGuard::new();
             if addons_get(inode, &guard).is_some() {
@@ -414,7 +401,7 @@ impl BenchTarget for EmbeddedBench {
         // Process context, no lock or RCU section held: GFP_KERNEL.  Each
         // synthetic inode has one creator at a time, so a non-NULL result
         // was allocated by this call.
-        match addons_alloc(inode, bindings::GFP_KERNEL) {
+        match addons_alloc(inode, AllocCtx::Sleepable) {
             Some(_) => {
                 STATS.bench_allocated.inc();
                 Ok(true)
@@ -423,7 +410,7 @@ impl BenchTarget for EmbeddedBench {
         }
     }
 
-    fn release(&self, inode: &InodeRef) {
+    fn release(&self, inode: &Inode) {
         // SAFETY: a synthetic inode of the benchmark, which no one else
         // sees; its addons are freed after a grace period (other bench
         // threads run).

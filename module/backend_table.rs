@@ -13,23 +13,30 @@
 //! - a kprobe on `__destroy_inode()` removes the inode's entry, freed after
 //!   an RCU grace period.
 //!
-//! Creation takes `i_lock` and refuses inodes with `I_FREEING` or
-//! `I_WILL_FREE` set, and the insertion happens under that lock: teardown
-//! sets `I_FREEING` under `i_lock` before `__destroy_inode()`, so any entry
-//! inserted is visible to, and removed by, the `__destroy_inode()` probe.
+//! Creation takes `i_lock` and refuses inodes that are not on their super
+//! block's inode list or have `I_FREEING` or `I_WILL_FREE` set
+//! ([`Inode::lock_if_live`]), and the insertion happens under that lock.
+//! Such an inode is destroyed only by `evict()`, which sets `I_FREEING`
+//! under `i_lock` before `__destroy_inode()`: every entry inserted is seen
+//! by, and removed by, the `__destroy_inode()` probe.  Inodes destroyed
+//! any other way (the loser of `inode_insert5()`, an inode whose
+//! `inode_init_always()` failed) were never on the list, so nothing, not
+//! even a BPF program running inside their destruction, can give them an
+//! entry (`tests/lifetime_bpf_create_in_destroy.rs`).
 //!
-//! Lookups under RCU that find an entry may dereference its inode until the
-//! end of the read-side section: the entry is removed before the inode is
-//! handed to `call_rcu()` for freeing.
+//! Hence lookups under RCU that find an entry may dereference its inode
+//! until the end of the read-side section: the entry is removed before the
+//! inode is handed to `call_rcu()` for freeing.
 
 use crate::{
     addons::InodeAddons,
-    backend::{AddonsObject, AllocCtx, Backend},
-    bench::{BenchTarget, SynthInodes},
+    backend::{AddonsObject, AllocCtx, Backend, BenchTarget},
     ffi,
-    inode::InodeRef,
+    fsnotify_probes::{FsnotifyProbes, ShadowTarget},
+    inode::{Inode, SynthInodes},
     kprobe::{Kprobe, KprobeHandler, Kretprobe, KretprobeHandler, Regs},
     rcu::RcuGuard,
+    recursion::Busy,
     rhashtable::{Insert, RhashTable},
     stats::STATS,
 };
@@ -52,13 +59,17 @@ const INIT_MAXACTIVE: i32 = 256;
 /// Field order matters: the probes are unregistered (dropped) before the
 /// last reference to the table goes, which then frees every entry.
 pub(crate) struct TableBackend {
+    fsnotify: FsnotifyProbes<Table>,
     _destroy_probe: Kprobe<DestroyHandler>,
     init_probe: Kretprobe<InitHandler>,
     table: Arc<Table>,
 }
 
-/// Removes `inode`'s entry, if any.  Returns whether one was removed.
+/// Removes the entry of the inode at `addr`, if any.  Returns whether one
+/// was removed.
 fn remove_entry(table: &Table, addr: usize) -> bool {
+    // The removal takes a bucket lock.
+    let _busy = Busy::enter();
     let guard = RcuGuard::new();
     match table.lookup(addr, &guard) {
         Some(a) => table.remove(a),
@@ -69,12 +80,17 @@ fn remove_entry(table: &Table, addr: usize) -> bool {
 /// The side table's lookup: the entry keyed by `inode`'s address.
 ///
 /// Shared by [`TableBackend`] and the microbenchmark ([`TableBench`]).
-fn lookup_in<'g>(
-    table: &'g Table,
-    inode: &InodeRef,
-    guard: &'g RcuGuard,
-) -> Option<&'g InodeAddons> {
+fn lookup_in<'g>(table: &'g Table, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g InodeAddons> {
     table.lookup(inode.addr(), guard)
+}
+
+/// The inode owning `a`, an entry of the live table found under `guard`.
+fn owner<'g>(a: &'g InodeAddons, _guard: &'g RcuGuard) -> Option<&'g Inode> {
+    // SAFETY: `a` was found in the table under `guard`; an entry exists only
+    // for an inode destroyed through the `__destroy_inode()` probe, which
+    // removes the entry before the inode is freed after a grace period (see
+    // the module docs), so the inode outlives `guard`.
+    unsafe { Inode::from_raw(a.inode_addr() as *mut _) }
 }
 
 /// How [`get_or_create_in`] got the addons it passes on.
@@ -110,9 +126,9 @@ enum Fail {
 /// `f` runs under RCU, after `i_lock` was dropped.
 fn get_or_create_in<R>(
     table: &Table,
-    inode: &InodeRef,
+    inode: &Inode,
     ctx: AllocCtx,
-    new: fn(&InodeRef, Flags) -> Result<KBox<InodeAddons>>,
+    new: fn(&Inode, Flags) -> Result<KBox<InodeAddons>>,
     f: impl FnOnce(&InodeAddons, Got) -> R,
 ) -> core::result::Result<R, (Error, Fail)> {
     {
@@ -144,6 +160,56 @@ fn get_or_create_in<R>(
             drop(lock);
             drop(mine);
             Err((e, Fail::Alloc))
+        }
+    }
+}
+
+/// The live table's get-or-create, with its counters: shared by
+/// [`TableBackend`] and the fsnotify probes.
+fn get_or_create_counted<R>(
+    table: &Table,
+    inode: &Inode,
+    ctx: AllocCtx,
+    f: impl FnOnce(&InodeAddons, bool) -> R,
+) -> Result<R> {
+    get_or_create_in(table, inode, ctx, InodeAddons::new, |a, got| {
+        match got {
+            Got::Created => a.sync_shadow(inode),
+            Got::LostRace => STATS.lost_races.inc(),
+            Got::Found => {}
+        }
+        f(a, got == Got::Created)
+    })
+    .map_err(|(e, fail)| {
+        match fail {
+            Fail::Alloc => STATS.alloc_failures.inc(),
+            Fail::Busy => STATS.refused_busy.inc(),
+            Fail::Dying => STATS.refused_dying.inc(),
+        }
+        e
+    })
+}
+
+impl ShadowTarget for Table {
+    fn attach(&self, inode: &Inode) {
+        // Failures (no memory, inode being torn down) are counted; the
+        // self-check reports the inodes left without shadow.
+        let _ = get_or_create_counted(self, inode, AllocCtx::Atomic, |a, created| {
+            if !created {
+                a.sync_shadow(inode);
+            }
+        });
+    }
+
+    fn refresh(&self, addr: usize) {
+        // Only an inode found with addons now is known to be allocated
+        // until the end of this RCU section; a different inode at the same
+        // address is fine too: its own real state is copied.
+        let guard = RcuGuard::new();
+        if let Some(a) = self.lookup(addr, &guard) {
+            if let Some(inode) = owner(a, &guard) {
+                a.sync_shadow(inode);
+            }
         }
     }
 }
@@ -196,9 +262,9 @@ impl KretprobeHandler for InitHandler {
 
 impl Backend for TableBackend {
     type Addons = InodeAddons;
+    type Bench = TableBench;
     const NAME: &'static str = "side-table";
     const OBJECT_SIZE: usize = core::mem::size_of::<InodeAddons>();
-    const SHADOW_PROBES: bool = true;
     const OWNS_OBJECTS: bool = true;
 
     fn new() -> Result<Arc<Self>> {
@@ -210,17 +276,17 @@ impl Backend for TableBackend {
             InitHandler {
                 table: table.clone(),
             },
-        )
-        .inspect_err(|e| pr_err!("kretprobe on inode_init_always_gfp: {:?}\n", e))?;
+        )?;
         let destroy_probe = Kprobe::register(
             c_str!("__destroy_inode"),
             DestroyHandler {
                 table: table.clone(),
             },
-        )
-        .inspect_err(|e| pr_err!("kprobe on __destroy_inode: {:?}\n", e))?;
+        )?;
+        let fsnotify = FsnotifyProbes::new(&table)?;
         Ok(Arc::new(
             Self {
+                fsnotify,
                 _destroy_probe: destroy_probe,
                 init_probe,
                 table,
@@ -229,41 +295,23 @@ impl Backend for TableBackend {
         )?)
     }
 
-    fn lookup<'g>(&'g self, inode: &InodeRef, guard: &'g RcuGuard) -> Option<&'g InodeAddons> {
+    fn lookup<'g>(&'g self, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g InodeAddons> {
         lookup_in(&self.table, inode, guard)
     }
 
     fn get_or_create<R>(
         &self,
-        inode: &InodeRef,
+        inode: &Inode,
         ctx: AllocCtx,
         f: impl FnOnce(&InodeAddons, bool) -> R,
     ) -> Result<R> {
-        get_or_create_in(&self.table, inode, ctx, InodeAddons::new, |a, got| {
-            match got {
-                Got::Created => a.sync_shadow(inode),
-                Got::LostRace => STATS.lost_races.inc(),
-                Got::Found => {}
-            }
-            f(a, got == Got::Created)
-        })
-        .map_err(|(e, fail)| {
-            match fail {
-                Fail::Alloc => STATS.alloc_failures.inc(),
-                Fail::Busy => STATS.refused_busy.inc(),
-                Fail::Dying => STATS.refused_dying.inc(),
-            }
-            e
-        })
+        get_or_create_counted(&self.table, inode, ctx, f)
     }
 
-    fn for_each(&self, mut f: impl FnMut(&InodeAddons, &InodeRef)) -> Result {
-        self.table.for_each(|a| {
-            // SAFETY: `a` is in the table under RCU, so its inode has not
-            // gone through `__destroy_inode()` before this read-side section
-            // began and is freed only after it (see the module docs).
-            if let Some(inode) = unsafe { InodeRef::from_raw(a.inode_addr() as *mut _) } {
-                f(a, &inode);
+    fn for_each(&self, mut f: impl FnMut(&InodeAddons, &Inode)) -> Result {
+        self.table.for_each(|a, guard| {
+            if let Some(inode) = owner(a, guard) {
+                f(a, inode);
             }
         })
     }
@@ -272,7 +320,7 @@ impl Backend for TableBackend {
         self.table.len()
     }
 
-    fn scratch(&self, inode: &InodeRef) -> *mut u64 {
+    fn scratch(&self, inode: &Inode) -> *mut u64 {
         let guard = RcuGuard::new();
         // The pointer outlives the guard: the caller (a BPF program) runs
         // under RCU and keeps the inode, hence its entry, alive.
@@ -282,7 +330,8 @@ impl Backend for TableBackend {
     }
 
     fn write_stats(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        writeln!(w, "init_kretprobe_missed: {}", self.init_probe.nmissed())
+        writeln!(w, "init_kretprobe_missed: {}", self.init_probe.nmissed())?;
+        writeln!(w, "fsnotify_kretprobes_missed: {}", self.fsnotify.nmissed())
     }
 }
 
@@ -307,12 +356,12 @@ impl BenchTarget for TableBench {
         })
     }
 
-    fn lookup(&self, inode: &InodeRef) -> bool {
+    fn lookup(&self, inode: &Inode) -> bool {
         let guard = RcuGuard::new();
         lookup_in(&self.table, inode, &guard).is_some()
     }
 
-    fn get_or_create(&self, inode: &InodeRef) -> Result<bool> {
+    fn get_or_create(&self, inode: &Inode) -> Result<bool> {
         get_or_create_in(
             &self.table,
             inode,
@@ -323,7 +372,7 @@ impl BenchTarget for TableBench {
         .map_err(|(e, _)| e)
     }
 
-    fn release(&self, inode: &InodeRef) {
+    fn release(&self, inode: &Inode) {
         // Removed now, freed after a grace period: other bench threads may
         // be walking the same bucket.
         remove_entry(&self.table, inode.addr());

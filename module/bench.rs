@@ -1,65 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! In-kernel microbenchmark: ns/op of the backend's lookup (hit and miss)
+//! In-kernel microbenchmark: ns/op of a backend's lookup (hit and miss)
 //! and get-or-create, at a given number of tracked inodes, with 1..8
-//! threads.
+//! threads (`bench [TRACKED [THREADS]]` written to debugfs `control`).
 //!
-//! Started by writing `bench [TRACKED [THREADS]]` to the debugfs `control`
-//! file (no argument: the whole matrix, [`SIZES`] x 1 and 2 threads; only
-//! `TRACKED`: 1 and 2 threads); the write returns when the run is over and
-//! the results are read as TSV from debugfs `bench`.
-//!
-//! The backend code measured is the module's own: the side table's
-//! `lookup_in`/`get_or_create_in` on a private table with the module's
-//! parameters, or the embedded backend's `addons_get`/`addons_alloc` (see
-//! [`BenchTarget`]).  The "inodes" are synthetic: zeroed `struct inode`
-//! sized objects in one `kvzalloc()`ed array with only `i_lock`
-//! initialised, never handed to any other kernel function.  The side table
-//! only hashes their address (and takes `i_lock`, tests `i_state` on
-//! creation), the embedded path only reads and `cmpxchg()`es `i_addons`
-//! (and reads `i_state`).  Whatever addons the benchmark creates it frees
-//! itself, after a grace period where other bench threads may still look,
-//! and counts in `bench_addons_allocated`/`bench_addons_freed`, never in
-//! the module's own counters.
-//!
-//! Per tracked count `N`: `N` tracked inodes get addons (untimed, in a
-//! random order); `U = clamp(N, MIN_UNTRACKED, MAX_UNTRACKED)` more never
-//! have any.  Then, for each thread count, three phases, each run by fresh
-//! kthreads and timed with `ktime_get()` around chunks of [`CHUNK`] ops:
-//!
-//! - `lookup_hit`: lookups of tracked inodes, in a precomputed random
-//!   permutation (thread `t` starts at `t/T` of it);
-//! - `lookup_miss`: the same over the untracked inodes;
-//! - `get_or_create`: creation on untracked inodes (each thread owns a
-//!   disjoint share) in rounds of about `max(N/8, 16)` creations, each
-//!   round torn down (untimed, freed after a grace period) before the next:
-//!   the table holds between `N` and `N` + one round.
-//!
-//! A phase stops after [`PHASE_NS`] of measured time or its op cap.
-//! `ns_per_op` is the threads' summed measured time over their summed ops:
-//! the latency one op sees with that many threads running.  A size whose
-//! memory estimate exceeds half of `MemAvailable` is skipped (a `# skipped`
-//! line says why).  A fatal signal stops the run (`EINTR`); everything is
-//! torn down on every path.
+//! Generic over the backend: it drives [`Backend::Bench`] (the backend's
+//! own code paths on a private set of synthetic inodes, see
+//! [`BenchTarget`]).  What is measured, how and with what limits: the
+//! "Microbenchmark" section of `module/README.md`.
 
 use crate::{
-    backend::{ActiveBackend, Backend},
-    control::with_buf,
+    backend::{Backend, BenchTarget},
     ffi,
-    inode::InodeRef,
+    inode::{Inode, SynthInodes},
     rcu,
 };
 use core::{
     fmt::Write,
-    ptr::NonNull,
     sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
 };
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVVec},
     bindings,
-    ffi::{c_char, c_int, c_uint, c_ulong, c_void},
+    ffi::{c_int, c_uint, c_void},
     prelude::*,
-    str::CStr,
 };
 
 /// Tracked-inode counts of the whole matrix.
@@ -82,36 +46,6 @@ const PHASE_NS: u64 = 200_000_000;
 const LOOKUP_OPS_MAX: u64 = 1 << 24;
 const CREATE_OPS_MAX: u64 = 1 << 17;
 
-/// What the benchmark drives: the active backend's code paths on a private
-/// set of synthetic inodes.
-pub(crate) trait BenchTarget: Sync + Sized {
-    /// Bytes one tracked inode's addons cost (object and table), for the
-    /// memory estimate.
-    const BYTES_PER_ENTRY: usize;
-
-    /// An empty target.
-    fn new() -> Result<Self>;
-
-    /// The backend's lookup: does `inode` have addons?
-    fn lookup(&self, inode: &InodeRef) -> bool;
-
-    /// The backend's get-or-create (process context, `GFP_KERNEL`):
-    /// whether this call created the addons.
-    fn get_or_create(&self, inode: &InodeRef) -> Result<bool>;
-
-    /// Detaches `inode`'s addons, if any, freeing them after a grace
-    /// period.  Other bench threads may run (on other inodes).
-    fn release(&self, inode: &InodeRef);
-
-    /// Frees every addons object left, once no bench thread runs.
-    fn finish(self, inodes: &SynthInodes);
-}
-
-#[cfg(not(ia_backend_embedded))]
-type ActiveBench = crate::backend_table::TableBench;
-#[cfg(ia_backend_embedded)]
-type ActiveBench = crate::backend_embedded::EmbeddedBench;
-
 /// `cond_resched()`.
 pub(crate) fn cond_resched() {
     // SAFETY: callers are in process context, holding no lock or RCU.
@@ -128,61 +62,6 @@ fn random_below(n: usize) -> usize {
     // SAFETY: no precondition.
     let r = unsafe { bindings::get_random_u32() } as u64;
     ((r * n as u64) >> 32) as usize
-}
-
-/// The synthetic inodes: zeroed `struct inode`s with `i_lock`
-/// initialised, in one `kvzalloc()`ed array.
-///
-/// # Invariants
-///
-/// `base` points to `n` such objects, freed only in `drop`; nothing
-/// outside the benchmark ever sees them.
-pub(crate) struct SynthInodes {
-    base: NonNull<bindings::inode>,
-    n: usize,
-}
-
-// SAFETY: the array is only freed in `drop`; the objects are shared with
-// bench threads, which only use them through the backends' synchronised
-// paths (`i_lock`, atomic `i_addons`, the table's locks).
-unsafe impl Send for SynthInodes {}
-// SAFETY: see `Send`.
-unsafe impl Sync for SynthInodes {}
-
-impl SynthInodes {
-    /// `n` synthetic inodes, or `None` if they cannot be allocated.
-    fn new(n: usize) -> Option<Self> {
-        // SAFETY: process context (may sleep).
-        let p = unsafe { ffi::ia_bench_inodes_alloc(n) };
-        // INVARIANT: a non-NULL result points to `n` initialised objects.
-        NonNull::new(p).map(|base| Self { base, n })
-    }
-
-    /// The `i`th synthetic inode, `i < len()`.
-    pub(crate) fn get(&self, i: usize) -> InodeRef {
-        let i = i.min(self.n - 1);
-        // SAFETY: `i < n`, so the object is in the array (type invariant),
-        // which outlives the returned value's uses (bench threads are
-        // joined, and the targets finished, before `drop`).  It is not a
-        // real inode: only the fields the backends' bench paths use are
-        // meaningful (`i_lock`, `i_state`, `i_addons`), and only they are
-        // used.
-        unsafe { InodeRef::from_nonnull(NonNull::new_unchecked(self.base.as_ptr().add(i))) }
-    }
-
-    /// Every synthetic inode (the side table's bench needs no walk).
-    #[cfg_attr(not(ia_backend_embedded), allow(dead_code))]
-    pub(crate) fn iter(&self) -> impl Iterator<Item = InodeRef> + '_ {
-        (0..self.n).map(|i| self.get(i))
-    }
-}
-
-impl Drop for SynthInodes {
-    fn drop(&mut self) {
-        // SAFETY: allocated by `ia_bench_inodes_alloc()` (type invariant);
-        // no user is left.
-        unsafe { ffi::ia_bench_inodes_free(self.base.as_ptr()) };
-    }
 }
 
 /// A phase's operation.
@@ -233,7 +112,7 @@ impl<T: BenchTarget> Phase<'_, T> {
             for _ in 0..CHUNK {
                 if self
                     .target
-                    .lookup(&self.inodes.get(self.order[pos] as usize))
+                    .lookup(self.inodes.get(self.order[pos] as usize))
                     != expect
                 {
                     return Err(EIO);
@@ -260,7 +139,7 @@ impl<T: BenchTarget> Phase<'_, T> {
             return Ok((0, 0));
         }
         let r = (self.round / self.threads).clamp(1, s);
-        let at = |pos: usize, k: usize| {
+        let at = |pos: usize, k: usize| -> &Inode {
             let i = if pos + k >= s { pos + k - s } else { pos + k };
             self.inodes.get(own[i] as usize)
         };
@@ -271,7 +150,7 @@ impl<T: BenchTarget> Phase<'_, T> {
                 let end = (k + CHUNK).min(r);
                 let t0 = now_ns();
                 while k < end {
-                    if !self.target.get_or_create(&at(pos, k))? {
+                    if !self.target.get_or_create(at(pos, k))? {
                         return Err(EIO);
                     }
                     k += 1;
@@ -281,7 +160,7 @@ impl<T: BenchTarget> Phase<'_, T> {
             }
             ops += r as u64;
             for k in 0..r {
-                self.target.release(&at(pos, k));
+                self.target.release(at(pos, k));
                 if k % CHUNK == CHUNK - 1 {
                     cond_resched();
                 }
@@ -357,9 +236,9 @@ fn check_signal() -> Result {
 }
 
 /// Runs one phase with `threads` kthreads and writes its TSV row.
-fn run_phase<T: BenchTarget>(
+fn run_phase<B: Backend>(
     w: &mut dyn Write,
-    target: &T,
+    target: &B::Bench,
     inodes: &SynthInodes,
     order: &[u32],
     op: Op,
@@ -377,14 +256,14 @@ fn run_phase<T: BenchTarget>(
         ops: [const { AtomicU64::new(0) }; MAX_THREADS],
         ns: [const { AtomicU64::new(0) }; MAX_THREADS],
     };
-    // SAFETY: `worker::<T>` and `stop::<T>` get `&p` back, which outlives
+    // SAFETY: `worker::<B::Bench>` and `stop::<B::Bench>` get `&p` back, which outlives
     // the call: it returns only once every thread has exited.
     kernel::error::to_result(unsafe {
         ffi::ia_bench_run_threads(
             threads as c_uint,
-            Some(worker::<T>),
-            Some(stop::<T>),
-            (&p as *const Phase<'_, T>).cast::<c_void>(),
+            Some(worker::<B::Bench>),
+            Some(stop::<B::Bench>),
+            (&p as *const Phase<'_, B::Bench>).cast::<c_void>(),
         )
     })?;
     let ns: u64 = p.ns.iter().map(|x| x.load(Relaxed)).sum();
@@ -396,7 +275,7 @@ fn run_phase<T: BenchTarget>(
     writeln!(
         w,
         "{}\t{tracked}\t{threads}\t{}\t{}.{:02}\t{ops}",
-        ActiveBackend::NAME,
+        B::NAME,
         op.name(),
         centi / 100,
         centi % 100
@@ -414,11 +293,12 @@ fn memory_needed<T: BenchTarget>(tracked: usize, untracked: usize, threads: usiz
         + (tracked + (tracked / 8).max(16) + pending) * T::BYTES_PER_ENTRY
 }
 
-/// Runs one tracked-inode count with each of `threads`.
-fn run_size<T: BenchTarget>(w: &mut dyn Write, tracked: usize, threads: &[usize]) -> Result {
+/// Runs one tracked-inode count with each of `threads`, on `B`'s code
+/// paths.
+fn run_size<B: Backend>(w: &mut dyn Write, tracked: usize, threads: &[usize]) -> Result {
     let untracked = tracked.clamp(MIN_UNTRACKED, MAX_UNTRACKED);
     let max_threads = threads.iter().copied().max().unwrap_or(1);
-    let need = memory_needed::<T>(tracked, untracked, max_threads);
+    let need = memory_needed::<B::Bench>(tracked, untracked, max_threads);
     // SAFETY: no precondition.
     let avail = unsafe { bindings::si_mem_available() }.max(0) as usize * kernel::page::PAGE_SIZE;
     if need > avail / 2 {
@@ -440,10 +320,10 @@ fn run_size<T: BenchTarget>(w: &mut dyn Write, tracked: usize, threads: &[usize]
     };
     let hit = permutation(0, tracked)?;
     let miss = permutation(tracked, tracked + untracked)?;
-    let target = T::new()?;
+    let target = B::Bench::new()?;
     let r = (|| -> Result {
         for (i, &idx) in hit.iter().enumerate() {
-            if !target.get_or_create(&inodes.get(idx as usize))? {
+            if !target.get_or_create(inodes.get(idx as usize))? {
                 return Err(EIO);
             }
             if i % CHUNK == CHUNK - 1 {
@@ -458,7 +338,7 @@ fn run_size<T: BenchTarget>(w: &mut dyn Write, tracked: usize, threads: &[usize]
                 (Op::GetOrCreate, &miss),
             ] {
                 check_signal()?;
-                run_phase(w, &target, &inodes, order, op, tracked, t)?;
+                run_phase::<B>(w, &target, &inodes, order, op, tracked, t)?;
             }
         }
         Ok(())
@@ -500,12 +380,14 @@ fn parse(args: &str) -> Result<(KVec<usize>, KVec<usize>)> {
     Ok((sizes, ts))
 }
 
-fn run(args: &str, w: &mut dyn Write) -> Result {
+/// Runs `bench ARGS` (a `control` write) on `B`'s code paths, writing the
+/// TSV to `w`.  Process context; the caller serialises runs.
+pub(crate) fn run<B: Backend>(args: &str, w: &mut dyn Write) -> Result {
     let (sizes, threads) = parse(args)?;
     writeln!(w, "backend\ttracked\tthreads\top\tns_per_op\tops").map_err(|_| ENOSPC)?;
     let mut r = Ok(());
     for &n in sizes.iter() {
-        r = run_size::<ActiveBench>(w, n, &threads);
+        r = run_size::<B>(w, n, &threads);
         if r.is_err() {
             break;
         }
@@ -514,30 +396,4 @@ fn run(args: &str, w: &mut dyn Write) -> Result {
     // counters balance when the write returns.
     rcu::barrier();
     r
-}
-
-/// Runs `bench ARGS` (`control` write), writing the TSV into `buf`.
-///
-/// The C caller serialises runs (`EBUSY` for a second one) and keeps the
-/// text for the `bench` file.
-#[no_mangle]
-pub(crate) extern "C" fn ia_rust_bench(
-    args: *const c_char,
-    buf: *mut c_char,
-    len: c_ulong,
-) -> kernel::ffi::c_long {
-    // SAFETY: the C caller passes a NUL-terminated string.
-    let args = unsafe { CStr::from_char_ptr(args) };
-    let Ok(args) = args.to_str() else {
-        return EINVAL.to_errno() as kernel::ffi::c_long;
-    };
-    // SAFETY: the C caller passes a buffer of `len` bytes.
-    unsafe { with_buf(buf, len, |w| run(args, w)) }
-}
-
-/// Counts a microbenchmark addons object freed by the C glue (embedded
-/// backend: `ia_bench_addons_release()`).
-#[no_mangle]
-pub(crate) extern "C" fn ia_rust_bench_addons_freed() {
-    crate::stats::STATS.bench_freed.inc();
 }

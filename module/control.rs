@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The functions the C glue calls: debugfs files, the misc device ioctl and
-//! the kfuncs.  The C side only does the plumbing (file operations, user
-//! copies, fd lookup).
+//! The Rust functions the C glue calls (`ia_rust_*`): debugfs files, the
+//! misc device ioctl, the kfuncs and the microbenchmark.  The C side only
+//! does the plumbing (file operations, user copies, fd lookup).
+//!
+//! Every one is `unsafe extern "C"` with its contract; each borrows the
+//! published [`ModuleState`] for the call only ([`with_state`]).
 
 use crate::{
-    backend::{ActiveBackend, Addons, AddonsObject, AllocCtx, Backend},
+    active::ActiveBackend,
+    backend::{AddonsObject, AllocCtx, Backend},
+    bench,
     ffi::{self, CLong},
-    inode::InodeRef,
+    inode::Inode,
     rcu::RcuGuard,
-    shadow::{self, Shadow},
+    recursion::Busy,
+    selfcheck,
     stats::STATS,
 };
 use core::{
@@ -17,17 +23,22 @@ use core::{
     ptr::null_mut,
     sync::atomic::{AtomicPtr, Ordering},
 };
-use kernel::{bindings, ffi::c_char, prelude::*};
+use kernel::{
+    bindings,
+    ffi::{c_char, c_ulong, c_void},
+    prelude::*,
+    str::CStr,
+    sync::Arc,
+};
 
-/// The running module's state, for the C entry points.
-pub(crate) struct Active {
+/// What the C entry points use while the module is loaded: the backend
+/// (with its probes).  Owned by the module object.
+pub(crate) struct ModuleState {
+    /// The backend.
     pub(crate) backend: Arc<ActiveBackend>,
-    pub(crate) shadow: Shadow,
 }
 
-use kernel::sync::Arc;
-
-/// Set while the C entry points are registered.
+/// The module state the C entry points use, set while they are registered.
 ///
 /// # Invariants
 ///
@@ -36,27 +47,39 @@ use kernel::sync::Arc;
 /// reachable in that window: debugfs files are removed and the misc device
 /// deregistered before [`unpublish`], and open files and BPF programs hold a
 /// module reference, so the module cannot be unloading while they run.
-static ACTIVE: AtomicPtr<Active> = AtomicPtr::new(null_mut());
+static STATE: AtomicPtr<ModuleState> = AtomicPtr::new(null_mut());
 
-/// Makes `active` reachable from the C entry points.
+/// Makes `state` reachable from the C entry points.
 ///
 /// # Safety
 ///
-/// `active` must stay alive and in place until [`unpublish`] returns.
-pub(crate) unsafe fn publish(active: &Active) {
-    ACTIVE.store(active as *const Active as *mut Active, Ordering::Release);
+/// `state` must stay alive and in place until [`unpublish`] returns.
+pub(crate) unsafe fn publish(state: &ModuleState) {
+    STATE.store(
+        state as *const ModuleState as *mut ModuleState,
+        Ordering::Release,
+    );
 }
 
 /// Undoes [`publish`].  Call only once the C entry points are unregistered.
 pub(crate) fn unpublish() {
-    ACTIVE.store(null_mut(), Ordering::Release);
+    STATE.store(null_mut(), Ordering::Release);
 }
 
-fn active() -> Option<&'static Active> {
-    let p = ACTIVE.load(Ordering::Acquire);
-    // SAFETY: non-NULL means published and alive while C entry points run
-    // (invariant of `ACTIVE`).
-    (!p.is_null()).then(|| unsafe { &*p })
+/// Runs `f` with the published module state, borrowed for the call only;
+/// `None` if none is published.
+///
+/// # Safety
+///
+/// Only for the C entry points below, while C runs them: they are
+/// reachable only while the state is published (invariant of [`STATE`]).
+unsafe fn with_state<R>(f: impl FnOnce(&ModuleState) -> R) -> Option<R> {
+    let p = STATE.load(Ordering::Acquire);
+    // SAFETY: non-NULL means published, and the state stays alive until the
+    // entry point that called this returns (invariant of `STATE`); the
+    // borrow ends with `f`.
+    let state = unsafe { p.as_ref() }?;
+    Some(f(state))
 }
 
 /// A `fmt::Write` into a C buffer (`None`: discard the text), failing when
@@ -86,7 +109,7 @@ impl Write for BufWriter<'_> {
 /// # Safety
 ///
 /// `buf` must be NULL or valid for writes of `len` bytes.
-pub(crate) unsafe fn with_buf(
+unsafe fn with_buf(
     buf: *mut c_char,
     len: usize,
     f: impl FnOnce(&mut dyn Write) -> Result,
@@ -106,7 +129,7 @@ fn fmt_err(_: fmt::Error) -> Error {
     ENOSPC
 }
 
-fn write_stats(a: &Active, w: &mut dyn Write) -> Result {
+fn write_stats(a: &ModuleState, w: &mut dyn Write) -> Result {
     let s = &STATS;
     let mut sizes = ffi::IaSizes::default();
     // SAFETY: `sizes` is valid for writes.
@@ -146,7 +169,6 @@ fn write_stats(a: &Active, w: &mut dyn Write) -> Result {
         writeln!(w, "bench_addons_allocated: {}", s.bench_allocated.get())?;
         writeln!(w, "bench_addons_freed: {}", s.bench_freed.get())?;
         a.backend.write_stats(w)?;
-        a.shadow.write_stats(w)?;
         writeln!(w, "sizeof_inode: {}", sizes.inode_size)?;
         writeln!(w, "inode_fsnotify_field_bytes: {}", sizes.fsnotify_span)?;
         writeln!(w, "embedded_pointer_bytes: {}", sizes.ptr_size)?;
@@ -170,70 +192,88 @@ fn write_stats(a: &Active, w: &mut dyn Write) -> Result {
     .map_err(fmt_err)
 }
 
+fn enodev() -> CLong {
+    ENODEV.to_errno() as CLong
+}
+
 /// Formats the stats (`stats` debugfs file).
+///
+/// # Safety
+///
+/// Called by the C glue while the entry points are registered; `buf` is
+/// valid for writes of `len` bytes.
 #[no_mangle]
-pub(crate) extern "C" fn ia_rust_format_stats(
-    buf: *mut c_char,
-    len: kernel::ffi::c_ulong,
-) -> CLong {
-    let Some(a) = active() else {
-        return ENODEV.to_errno() as CLong;
-    };
-    // SAFETY: the C caller passes a buffer of `len` bytes.
-    unsafe { with_buf(buf, len, |w| write_stats(a, w)) }
+pub(crate) unsafe extern "C" fn ia_rust_format_stats(buf: *mut c_char, len: c_ulong) -> CLong {
+    // SAFETY: a C entry point; `buf` as the caller guarantees.
+    unsafe { with_state(|a| with_buf(buf, len, |w| write_stats(a, w))) }.unwrap_or_else(enodev)
 }
 
 /// Runs a self-check (`selfcheck` debugfs file, `control` command).
+///
+/// # Safety
+///
+/// Called by the C glue while the entry points are registered, in process
+/// context; `buf` is NULL or valid for writes of `len` bytes.
 #[no_mangle]
-pub(crate) extern "C" fn ia_rust_selfcheck(buf: *mut c_char, len: kernel::ffi::c_ulong) -> CLong {
-    let Some(a) = active() else {
-        return ENODEV.to_errno() as CLong;
+pub(crate) unsafe extern "C" fn ia_rust_selfcheck(buf: *mut c_char, len: c_ulong) -> CLong {
+    let run = |a: &ModuleState| {
+        // SAFETY: `buf` as the caller guarantees.
+        unsafe {
+            with_buf(buf, len, |w| {
+                let r = selfcheck::run(&*a.backend)?;
+                (|| -> fmt::Result {
+                    writeln!(w, "checked: {}", r.checked)?;
+                    writeln!(w, "with_marks: {}", r.with_marks)?;
+                    writeln!(w, "mismatches: {}", r.mismatches)
+                })()
+                .map_err(fmt_err)
+            })
+        }
     };
-    // SAFETY: the C caller passes NULL or a buffer of `len` bytes.
-    unsafe {
-        with_buf(buf, len, |w| {
-            let r = shadow::selfcheck(&a.backend)?;
-            (|| -> fmt::Result {
-                writeln!(w, "checked: {}", r.checked)?;
-                writeln!(w, "with_marks: {}", r.with_marks)?;
-                writeln!(w, "mismatches: {}", r.mismatches)
-            })()
-            .map_err(fmt_err)
-        })
-    }
+    // SAFETY: a C entry point.
+    unsafe { with_state(run) }.unwrap_or_else(enodev)
 }
 
 /// Fills `q` for `inode`, creating its addons if `create` (ioctl).
+///
+/// # Safety
+///
+/// Called by the C glue while the entry points are registered, in process
+/// context; `inode` is the inode of a file the caller holds a reference to
+/// for the call, `q` valid for reads and writes and not otherwise accessed
+/// during the call.
 #[no_mangle]
-pub(crate) extern "C" fn ia_rust_query(
+pub(crate) unsafe extern "C" fn ia_rust_query(
     inode: *mut bindings::inode,
     create: bool,
     q: *mut ffi::IaQuery,
 ) -> i32 {
-    let Some(a) = active() else {
-        return ENODEV.to_errno();
-    };
-    // SAFETY: the inode of a file the C caller holds a reference to.
-    let Some(inode) = (unsafe { InodeRef::from_raw(inode) }) else {
+    // SAFETY: the caller keeps the file, hence its inode, for the call.
+    let Some(inode) = (unsafe { Inode::from_raw(inode) }) else {
         return EINVAL.to_errno();
     };
-    // SAFETY: `q` is the C caller's kernel copy of the argument.
+    // SAFETY: valid and exclusive for the call (by the caller).
     let q = unsafe { &mut *q };
-    let real = shadow::FsnotifyShadow::of_inode(&inode);
+    // SAFETY: a C entry point.
+    unsafe { with_state(|a| query(a, inode, create, q)) }.unwrap_or_else(|| ENODEV.to_errno())
+}
+
+fn query(a: &ModuleState, inode: &Inode, create: bool, q: &mut ffi::IaQuery) -> i32 {
+    let real = inode.fsnotify_state();
     q.ino = inode.ino();
     q.real_mask = real.mask;
     q.real_has_marks = real.has_marks as u32;
-    let mut fill = |addons: Option<&Addons>, created: bool| {
+    let mut fill = |addons: Option<&<ActiveBackend as Backend>::Addons>, created: bool| {
         q.present = addons.is_some() as u32;
         q.created = created as u32;
-        let shadow = addons.map(|a| a.shadow(&inode));
+        let shadow = addons.map(|ad| ad.shadow(inode));
         q.shadow_mask = shadow.map_or(0, |s| s.mask);
         q.shadow_has_marks = shadow.is_some_and(|s| s.has_marks) as u32;
     };
     if create {
         match a
             .backend
-            .get_or_create(&inode, AllocCtx::Sleepable, |ad, created| {
+            .get_or_create(inode, AllocCtx::Sleepable, |ad, created| {
                 fill(Some(ad), created)
             }) {
             Ok(()) => 0,
@@ -241,55 +281,112 @@ pub(crate) extern "C" fn ia_rust_query(
         }
     } else {
         let guard = RcuGuard::new();
-        fill(a.backend.lookup(&inode, &guard), false);
+        fill(a.backend.lookup(inode, &guard), false);
         0
     }
 }
 
 /// `bpf_inode_addons_get()`.
+///
+/// # Safety
+///
+/// Called by the kfunc while the entry points are registered (a loaded BPF
+/// program pins the module); `inode` is NULL or an inode the program's
+/// traced function keeps allocated for the call (see the kfunc comment in
+/// `ia_glue.c`).
 #[no_mangle]
-pub(crate) extern "C" fn ia_rust_get_or_create_atomic(
+pub(crate) unsafe extern "C" fn ia_rust_get_or_create_atomic(
     inode: *mut bindings::inode,
-) -> *mut kernel::ffi::c_void {
-    let Some(a) = active() else {
+) -> *mut c_void {
+    // SAFETY: allocated for the call (by the caller).
+    let Some(inode) = (unsafe { Inode::from_raw(inode) }) else {
         return null_mut();
     };
-    // SAFETY: a BTF inode pointer from the program's traced function, kept
-    // alive by that call (see the kfunc comment in ia_glue.c); NULL is
-    // handled by `from_raw`.
-    let Some(inode) = (unsafe { InodeRef::from_raw(inode) }) else {
+    // A program attached inside one of the module's locked sections on
+    // this CPU gets NULL.
+    let Some(_busy) = Busy::try_enter() else {
+        STATS.refused_busy.inc();
         return null_mut();
     };
-    a.backend
-        .get_or_create(&inode, AllocCtx::Bpf, |ad, _| ad.as_c_ptr())
-        .unwrap_or(null_mut())
+    let get = |a: &ModuleState| {
+        a.backend
+            .get_or_create(inode, AllocCtx::Bpf, |ad, _| ad.as_c_ptr())
+            .unwrap_or(null_mut())
+    };
+    // SAFETY: a C entry point.
+    unsafe { with_state(get) }.unwrap_or(null_mut())
 }
 
 /// `bpf_inode_addons_shadow_mask()`.
+///
+/// # Safety
+///
+/// As for [`ia_rust_get_or_create_atomic`].
 #[no_mangle]
-pub(crate) extern "C" fn ia_rust_shadow_mask(inode: *mut bindings::inode) -> u32 {
-    let Some(a) = active() else {
+pub(crate) unsafe extern "C" fn ia_rust_shadow_mask(inode: *mut bindings::inode) -> u32 {
+    // SAFETY: allocated for the call (by the caller).
+    let Some(inode) = (unsafe { Inode::from_raw(inode) }) else {
         return 0;
     };
-    // SAFETY: as in `ia_rust_get_or_create_atomic`.
-    let Some(inode) = (unsafe { InodeRef::from_raw(inode) }) else {
-        return 0;
+    let mask = |a: &ModuleState| {
+        let guard = RcuGuard::new();
+        a.backend
+            .lookup(inode, &guard)
+            .map_or(0, |ad| ad.shadow(inode).mask)
     };
-    let guard = RcuGuard::new();
-    a.backend
-        .lookup(&inode, &guard)
-        .map_or(0, |ad| ad.shadow(&inode).mask)
+    // SAFETY: a C entry point.
+    unsafe { with_state(mask) }.unwrap_or(0)
 }
 
 /// `bpf_inode_addons_scratch()`.
+///
+/// # Safety
+///
+/// As for [`ia_rust_get_or_create_atomic`]; the program runs under RCU
+/// (the kfunc is not available to sleepable programs), which keeps the
+/// returned area alive while the program runs.
 #[no_mangle]
-pub(crate) extern "C" fn ia_rust_scratch(inode: *mut bindings::inode) -> *mut u64 {
-    let Some(a) = active() else {
+pub(crate) unsafe extern "C" fn ia_rust_scratch(inode: *mut bindings::inode) -> *mut u64 {
+    // SAFETY: allocated for the call (by the caller).
+    let Some(inode) = (unsafe { Inode::from_raw(inode) }) else {
         return null_mut();
     };
-    // SAFETY: as in `ia_rust_get_or_create_atomic`.
-    let Some(inode) = (unsafe { InodeRef::from_raw(inode) }) else {
+    // The embedded backend's scratch table takes bucket locks.
+    let Some(_busy) = Busy::try_enter() else {
+        STATS.refused_busy.inc();
         return null_mut();
     };
-    a.backend.scratch(&inode)
+    // SAFETY: a C entry point.
+    unsafe { with_state(|a| a.backend.scratch(inode)) }.unwrap_or(null_mut())
+}
+
+/// Runs `bench ARGS` (`control` write), writing the TSV into `buf`.
+///
+/// # Safety
+///
+/// Called by the C glue while the entry points are registered, in process
+/// context, serialising runs (`EBUSY` for a second one); `args` is a
+/// NUL-terminated string and `buf` valid for writes of `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ia_rust_bench(
+    args: *const c_char,
+    buf: *mut c_char,
+    len: c_ulong,
+) -> CLong {
+    // SAFETY: NUL-terminated (by the caller).
+    let args = unsafe { CStr::from_char_ptr(args) };
+    let Ok(args) = args.to_str() else {
+        return EINVAL.to_errno() as CLong;
+    };
+    // SAFETY: `buf` as the caller guarantees; the bench needs no module
+    // state (its targets are private), only the published window.
+    unsafe { with_state(|_| with_buf(buf, len, |w| bench::run::<ActiveBackend>(args, w))) }
+        .unwrap_or_else(enodev)
+}
+
+/// Counts a microbenchmark addons object freed by the C glue (embedded
+/// backend: `ia_bench_addons_release()`).
+#[no_mangle]
+pub(crate) extern "C" fn ia_rust_bench_addons_freed() {
+    STATS.bench_freed.inc();
 }

@@ -10,6 +10,9 @@
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 
+/// Words of BPF scratch space per inode (`IA_SCRATCH_WORDS`).
+pub(crate) const SCRATCH_WORDS: usize = 4;
+
 /// `struct ia_kprobe` (opaque).
 #[repr(C)]
 pub(crate) struct IaKprobe {
@@ -61,7 +64,8 @@ pub(crate) struct IaSizes {
     pub(crate) prototype_alloc: u32,
 }
 
-/// `struct ia_query`, the ioctl argument.
+/// `struct ia_query`, the ioctl argument (`ia_uapi.h`, the definition;
+/// checked against it at load, [`IaQuery::check_layout`]).
 #[repr(C)]
 pub(crate) struct IaQuery {
     pub(crate) fd: i32,
@@ -73,6 +77,63 @@ pub(crate) struct IaQuery {
     pub(crate) real_mask: u32,
     pub(crate) shadow_has_marks: u32,
     pub(crate) real_has_marks: u32,
+}
+
+/// `struct ia_query_layout`.
+#[repr(C)]
+#[derive(Default, PartialEq, Eq, Debug)]
+pub(crate) struct IaQueryLayout {
+    pub(crate) size: u32,
+    pub(crate) off_fd: u32,
+    pub(crate) off_flags: u32,
+    pub(crate) off_ino: u32,
+    pub(crate) off_present: u32,
+    pub(crate) off_created: u32,
+    pub(crate) off_shadow_mask: u32,
+    pub(crate) off_real_mask: u32,
+    pub(crate) off_shadow_has_marks: u32,
+    pub(crate) off_real_has_marks: u32,
+}
+
+/// Compares the layout of a `#[repr(C)]` Rust type with its C definition,
+/// as C's `$get()` reports it in `$layout` (`size`, then one offset per
+/// listed field).  A mismatch fails the load (`EINVAL`) instead of
+/// corrupting memory.
+macro_rules! check_layout {
+    ($ty:ty, $c_name:literal, $layout:ident, $get:ident,
+     { $($off:ident: $field:ident),* $(,)? }) => {{
+        let mut c = $crate::ffi::$layout::default();
+        // SAFETY: `c` is valid for writes.
+        unsafe { $crate::ffi::$get(&mut c) };
+        let rust = $crate::ffi::$layout {
+            size: ::core::mem::size_of::<$ty>() as u32,
+            $($off: ::core::mem::offset_of!($ty, $field) as u32,)*
+        };
+        if c == rust {
+            Ok(())
+        } else {
+            ::kernel::pr_err!("struct {} differs between C and Rust\n", $c_name);
+            Err(::kernel::error::code::EINVAL)
+        }
+    }};
+}
+pub(crate) use check_layout;
+
+impl IaQuery {
+    /// Checks that C's `struct ia_query` has this type's layout.
+    pub(crate) fn check_layout() -> kernel::error::Result {
+        check_layout!(Self, "ia_query", IaQueryLayout, ia_get_query_layout, {
+            off_fd: fd,
+            off_flags: flags,
+            off_ino: ino,
+            off_present: present,
+            off_created: created,
+            off_shadow_mask: shadow_mask,
+            off_real_mask: real_mask,
+            off_shadow_has_marks: shadow_has_marks,
+            off_real_has_marks: real_has_marks,
+        })
+    }
 }
 
 pub(crate) type KprobeFn = unsafe extern "C" fn(ctx: *const c_void, regs: *mut bindings::pt_regs);
@@ -125,11 +186,6 @@ extern "C" {
 
     pub(crate) fn ia_rcu_read_lock();
     pub(crate) fn ia_rcu_read_unlock();
-    pub(crate) fn ia_call_rcu(
-        head: *mut bindings::callback_head,
-        f: Option<unsafe extern "C" fn(head: *mut bindings::callback_head)>,
-    );
-    pub(crate) fn ia_rcu_barrier();
 
     pub(crate) fn ia_kprobe_register(
         symbol: *const c_char,
@@ -155,15 +211,18 @@ extern "C" {
     pub(crate) fn ia_inode_unlock(inode: *mut bindings::inode);
     pub(crate) fn ia_inode_fsnotify_mask(inode: *mut bindings::inode) -> u32;
     pub(crate) fn ia_inode_fsnotify_marks(inode: *mut bindings::inode) -> *mut c_void;
-    pub(crate) fn ia_inode_ino(inode: *mut bindings::inode) -> c_ulong;
     pub(crate) fn ia_conn_inode(conn: *mut FsnotifyConnector) -> *mut bindings::inode;
     pub(crate) fn ia_mark_inode(mark: *mut FsnotifyMark) -> *mut bindings::inode;
     pub(crate) fn ia_in_task() -> bool;
+    pub(crate) fn ia_busy_enter();
+    pub(crate) fn ia_busy_try_enter() -> bool;
+    pub(crate) fn ia_busy_exit();
     pub(crate) fn ia_shadow_lock() -> c_ulong;
     pub(crate) fn ia_shadow_unlock(flags: c_ulong);
     pub(crate) fn ia_count_inodes() -> i64;
     pub(crate) fn ia_get_sizes(s: *mut IaSizes);
     pub(crate) fn ia_get_layout(l: *mut IaLayout);
+    pub(crate) fn ia_get_query_layout(l: *mut IaQueryLayout);
 
     pub(crate) fn ia_control_register() -> c_int;
     pub(crate) fn ia_control_unregister();
@@ -180,11 +239,9 @@ pub(crate) type BenchStopFn = unsafe extern "C" fn(arg: *const c_void);
 // The microbenchmark's helpers (`ia_glue.c`).
 #[allow(improper_ctypes)]
 extern "C" {
-    pub(crate) fn ia_synchronize_rcu();
     pub(crate) fn ia_cond_resched();
     pub(crate) fn ia_fatal_signal_pending() -> bool;
     pub(crate) fn ia_bench_inodes_alloc(n: usize) -> *mut bindings::inode;
-    pub(crate) fn ia_bench_inodes_free(inodes: *mut bindings::inode);
     pub(crate) fn ia_bench_run_threads(
         n: c_uint,
         fn_: Option<BenchFn>,

@@ -104,16 +104,6 @@ void ia_rcu_read_unlock(void)
 	rcu_read_unlock();
 }
 
-void ia_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *head))
-{
-	call_rcu(head, fn);
-}
-
-void ia_rcu_barrier(void)
-{
-	rcu_barrier();
-}
-
 /* ---- kprobes ---------------------------------------------------------- */
 
 struct ia_kprobe {
@@ -236,13 +226,23 @@ unsigned long ia_regs_ret(struct pt_regs *regs)
 /* ---- inodes and fsnotify ------------------------------------------------ */
 
 /*
- * Takes inode->i_lock unless the inode is being torn down (I_FREEING or
- * I_WILL_FREE): no addons may be attached to it any more.  With @spin false
+ * Takes inode->i_lock if addons may be attached to the inode: it is on its
+ * super block's inode list and not being torn down (I_FREEING or
+ * I_WILL_FREE).  Such an inode is destroyed only by evict(), which sets
+ * I_FREEING under i_lock before __destroy_inode().  An inode on no list is
+ * being set up or was never set up (the loser of inode_insert5(), a failed
+ * inode_init_always()): it may be destroyed without I_FREEING, even without
+ * __destroy_inode(), so nothing may be attached to it.  With @spin false
  * never waits for the lock (BPF program context, where the lock may be held
  * by the interrupted code).
  *
- * Return: 0 with the lock held, -ENOENT if the inode is being torn down,
- * -EBUSY if @spin is false and the lock is contended.
+ * i_sb_list is tested under i_lock, not s_inode_list_lock: an inode is
+ * only taken off the list after I_FREEING, so "on the list and not
+ * I_FREEING" under i_lock stays true until the lock is dropped; a racing
+ * addition makes this fail, which is harmless.
+ *
+ * Return: 0 with the lock held, -ENOENT if the inode is being set up or
+ * torn down, -EBUSY if @spin is false and the lock is contended.
  */
 int ia_inode_lock_if_live(struct inode *inode, bool spin)
 {
@@ -250,7 +250,8 @@ int ia_inode_lock_if_live(struct inode *inode, bool spin)
 		spin_lock(&inode->i_lock);
 	else if (!spin_trylock(&inode->i_lock))
 		return -EBUSY;
-	if (inode->i_state & (I_FREEING | I_WILL_FREE)) {
+	if ((inode->i_state & (I_FREEING | I_WILL_FREE)) ||
+	    list_empty(&inode->i_sb_list)) {
 		spin_unlock(&inode->i_lock);
 		return -ENOENT;
 	}
@@ -287,11 +288,6 @@ void *ia_inode_fsnotify_marks(struct inode *inode)
 #endif
 }
 
-unsigned long ia_inode_ino(struct inode *inode)
-{
-	return inode->i_ino;
-}
-
 /* The inode a connector is attached to, or NULL (other object, detached). */
 struct inode *ia_conn_inode(struct fsnotify_mark_connector *conn)
 {
@@ -308,6 +304,35 @@ struct inode *ia_mark_inode(struct fsnotify_mark *mark)
 bool ia_in_task(void)
 {
 	return in_task();
+}
+
+/*
+ * The recursion guard (module/recursion.rs): sections of the module that
+ * its kfuncs must not enter on the same CPU, as bpf_task_storage_busy.
+ */
+static DEFINE_PER_CPU(int, ia_busy);
+
+void ia_busy_enter(void)
+{
+	preempt_disable();
+	this_cpu_inc(ia_busy);
+}
+
+bool ia_busy_try_enter(void)
+{
+	preempt_disable();
+	if (this_cpu_inc_return(ia_busy) != 1) {
+		this_cpu_dec(ia_busy);
+		preempt_enable();
+		return false;
+	}
+	return true;
+}
+
+void ia_busy_exit(void)
+{
+	this_cpu_dec(ia_busy);
+	preempt_enable();
 }
 
 /* Serialises writers of the fsnotify shadows (module/addons.rs). */
@@ -385,6 +410,20 @@ void ia_get_sizes(struct ia_sizes *s)
 	s->proposed_alloc = kmalloc_size_roundup(sizeof(struct ia_proposed_addons));
 	s->prototype_alloc = kmalloc_size_roundup(sizeof(struct inode_addons));
 #endif
+}
+
+void ia_get_query_layout(struct ia_query_layout *l)
+{
+	l->size = sizeof(struct ia_query);
+	l->off_fd = offsetof(struct ia_query, fd);
+	l->off_flags = offsetof(struct ia_query, flags);
+	l->off_ino = offsetof(struct ia_query, ino);
+	l->off_present = offsetof(struct ia_query, present);
+	l->off_created = offsetof(struct ia_query, created);
+	l->off_shadow_mask = offsetof(struct ia_query, shadow_mask);
+	l->off_real_mask = offsetof(struct ia_query, real_mask);
+	l->off_shadow_has_marks = offsetof(struct ia_query, shadow_has_marks);
+	l->off_real_has_marks = offsetof(struct ia_query, real_has_marks);
 }
 
 #ifndef CONFIG_INODE_ADDONS
@@ -561,11 +600,6 @@ int ia_walk_inodes(ia_walk_fn fn, void *arg)
 
 /* ---- microbenchmark (module/bench.rs) ------------------------------------ */
 
-void ia_synchronize_rcu(void)
-{
-	synchronize_rcu();
-}
-
 void ia_cond_resched(void)
 {
 	cond_resched();
@@ -581,7 +615,8 @@ bool ia_fatal_signal_pending(void)
  * the microbenchmark's synthetic inodes.  They are never handed to any other
  * kernel function: the side table only hashes their address and takes
  * i_lock, the embedded path only reads i_state and reads/cmpxchg()es
- * i_addons.
+ * i_addons.  Their zeroed i_sb_list is not an empty list head, so
+ * ia_inode_lock_if_live() takes them for inodes on their super block's list.
  *
  * Return: the array, or NULL (no memory, or too large for kvmalloc).
  */
@@ -599,11 +634,6 @@ struct inode *ia_bench_inodes_alloc(size_t n)
 			cond_resched();
 	}
 	return inodes;
-}
-
-void ia_bench_inodes_free(struct inode *inodes)
-{
-	kvfree(inodes);
 }
 
 struct ia_bench_worker {
@@ -928,9 +958,15 @@ void ia_walk_release(void)
  * bpf_task_storage_get() give their object argument in tracing programs: a
  * BTF pointer the program got from the traced function (e.g. file->f_inode
  * in fentry/security_file_open), which the call keeps alive, possibly NULL.
- * KF_TRUSTED_ARGS would restrict them to tp_btf and iterators: fentry
- * arguments are not trusted in 6.12 (prog_args_trusted()).  A NULL inode
- * gets NULL/0 back.
+ * Not KF_TRUSTED_ARGS, deliberately: in 6.12 only tp_btf and iterator
+ * programs have trusted arguments, not fentry (prog_args_trusted()), and
+ * the storage use case is fentry on VFS entry points; with the flag no
+ * fentry program could call them.  A NULL inode gets NULL/0 back.
+ *
+ * What they return (the addons, the scratch area) stays valid while the
+ * inode does and, since the inode may be freed after a grace period, until
+ * the end of the caller's RCU read-side section: ia_kfunc_filter() keeps
+ * them from sleepable programs, which run under RCU tasks trace instead.
  */
 
 __bpf_kfunc_start_defs();
@@ -986,9 +1022,18 @@ BTF_ID_FLAGS(func, bpf_inode_addons_shadow_mask)
 BTF_ID_FLAGS(func, bpf_inode_addons_scratch, KF_RET_NULL)
 BTF_KFUNCS_END(ia_kfunc_ids)
 
+/* Rejects the kfuncs in sleepable programs (verifier: "not allowed"). */
+static int ia_kfunc_filter(const struct bpf_prog *prog, u32 kfunc_id)
+{
+	if (!btf_id_set8_contains(&ia_kfunc_ids, kfunc_id))
+		return 0;
+	return prog->sleepable ? -EACCES : 0;
+}
+
 static const struct btf_kfunc_id_set ia_kfunc_set = {
 	.owner = THIS_MODULE,
 	.set = &ia_kfunc_ids,
+	.filter = ia_kfunc_filter,
 };
 
 int ia_kfuncs_register(void)

@@ -11,8 +11,9 @@
  *    does not emit BTF for Rust objects);
  *  - the functions the Rust crate exports to C (ia_rust_*).
  *
- * Every prototype here is mirrored by hand in module/ffi.rs; the layout of
- * struct inode_addons is checked against the Rust type at module load.
+ * Every prototype here is mirrored by hand in module/ffi.rs; the layouts of
+ * struct inode_addons and struct ia_query (ia_uapi.h) are checked against
+ * the Rust types at module load.
  */
 #ifndef _INODE_ADDONS_GLUE_H
 #define _INODE_ADDONS_GLUE_H
@@ -20,6 +21,8 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 #include <linux/rhashtable-types.h>
+
+#include "ia_uapi.h"
 
 struct pt_regs;
 struct inode;
@@ -85,22 +88,19 @@ struct ia_sizes {
 	__u32 prototype_alloc;
 };
 
-/* Userspace ABI of /dev/inode_addons (mirrored in userspace-test). */
-struct ia_query {
-	__s32 fd;		/* in: file descriptor of the inode */
-	__u32 flags;		/* in: IA_QUERY_* */
-	__u64 ino;		/* out: inode number */
-	__u32 present;		/* out: 1 if the inode has addons */
-	__u32 created;		/* out: 1 if this call created them */
-	__u32 shadow_mask;	/* out: addons' i_fsnotify_mask */
-	__u32 real_mask;	/* out: inode->i_fsnotify_mask */
-	__u32 shadow_has_marks;	/* out: addons say the inode has marks */
-	__u32 real_has_marks;	/* out: inode->i_fsnotify_marks != NULL */
+/* Layout of struct ia_query as C sees it; compared with Rust at load. */
+struct ia_query_layout {
+	__u32 size;
+	__u32 off_fd;
+	__u32 off_flags;
+	__u32 off_ino;
+	__u32 off_present;
+	__u32 off_created;
+	__u32 off_shadow_mask;
+	__u32 off_real_mask;
+	__u32 off_shadow_has_marks;
+	__u32 off_real_has_marks;
 };
-
-#define IA_QUERY_CREATE 0x1
-#define IA_IOC_MAGIC 0xa1
-#define IA_IOC_QUERY _IOWR(IA_IOC_MAGIC, 1, struct ia_query)
 
 /* rhashtable: wrappers of the static inline fast paths. */
 int ia_rht_init(struct rhashtable *ht, const struct rhashtable_params *p);
@@ -118,8 +118,6 @@ int ia_rht_walk(struct rhashtable *ht, void (*fn)(void *obj, void *arg),
 /* RCU. */
 void ia_rcu_read_lock(void);
 void ia_rcu_read_unlock(void);
-void ia_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *head));
-void ia_rcu_barrier(void);
 
 /* kprobes and kretprobes. */
 struct ia_kprobe;
@@ -145,14 +143,17 @@ int ia_inode_lock_if_live(struct inode *inode, bool spin);
 void ia_inode_unlock(struct inode *inode);
 __u32 ia_inode_fsnotify_mask(struct inode *inode);
 void *ia_inode_fsnotify_marks(struct inode *inode);
-unsigned long ia_inode_ino(struct inode *inode);
 struct inode *ia_conn_inode(struct fsnotify_mark_connector *conn);
 struct inode *ia_mark_inode(struct fsnotify_mark *mark);
 bool ia_in_task(void);
+void ia_busy_enter(void);
+bool ia_busy_try_enter(void);
+void ia_busy_exit(void);
 unsigned long ia_shadow_lock(void);
 void ia_shadow_unlock(unsigned long flags);
 __s64 ia_count_inodes(void);
 void ia_get_sizes(struct ia_sizes *s);
+void ia_get_query_layout(struct ia_query_layout *l);
 #ifndef CONFIG_INODE_ADDONS
 void ia_get_layout(struct ia_layout *l);
 #else
@@ -172,11 +173,9 @@ int ia_walk_inodes(ia_walk_fn fn, void *arg);
 /* The microbenchmark (module/bench.rs). */
 typedef int (*ia_bench_fn)(const void *arg, unsigned int idx);
 typedef void (*ia_bench_stop_fn)(const void *arg);
-void ia_synchronize_rcu(void);
 void ia_cond_resched(void);
 bool ia_fatal_signal_pending(void);
 struct inode *ia_bench_inodes_alloc(size_t n);
-void ia_bench_inodes_free(struct inode *inodes);
 int ia_bench_run_threads(unsigned int n, ia_bench_fn fn, ia_bench_stop_fn stop,
 			 const void *arg);
 #ifdef CONFIG_INODE_ADDONS

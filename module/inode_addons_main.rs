@@ -10,6 +10,7 @@
 
 use kernel::prelude::*;
 
+mod active;
 #[cfg(not(ia_backend_embedded))]
 mod addons;
 mod backend;
@@ -19,21 +20,24 @@ mod backend_embedded;
 mod backend_table;
 mod bench;
 mod control;
-// The C declarations and the generic kprobe/rhashtable wrappers are shared;
-// the embedded backend leaves their side-table parts unused.
+#[cfg(not(ia_backend_embedded))]
+mod fsnotify_probes;
+// One file of C declarations for both backends: each leaves the other's
+// part unused.
 #[cfg_attr(ia_backend_embedded, allow(dead_code))]
 mod ffi;
 mod inode;
-#[cfg_attr(ia_backend_embedded, allow(dead_code))]
+#[cfg(not(ia_backend_embedded))]
 mod kprobe;
 mod rcu;
-#[cfg_attr(ia_backend_embedded, allow(dead_code))]
+mod recursion;
 mod rhashtable;
-mod shadow;
+mod selfcheck;
 mod stats;
 
-use backend::{ActiveBackend, Backend};
-use control::Active;
+use active::ActiveBackend;
+use backend::Backend;
+use control::ModuleState;
 use kernel::{alloc::flags::GFP_KERNEL, error::to_result};
 use stats::STATS;
 
@@ -47,18 +51,18 @@ module! {
 
 struct InodeAddonsModule {
     /// `None` only while dropping.
-    active: Option<Pin<KBox<Active>>>,
+    active: Option<Pin<KBox<ModuleState>>>,
 }
 
-/// Starts the backend and the shadow probes.
-fn start() -> Result<Pin<KBox<Active>>> {
+/// Starts the backend (and its probes).
+fn start() -> Result<Pin<KBox<ModuleState>>> {
+    ffi::IaQuery::check_layout()?;
     let backend = ActiveBackend::new()?;
-    let shadow = shadow::Shadow::new(&backend)?;
-    Ok(KBox::pin(Active { backend, shadow }, GFP_KERNEL)?)
+    Ok(KBox::pin(ModuleState { backend }, GFP_KERNEL)?)
 }
 
 /// Registers the C entry points for `active`.
-fn publish(active: &Active) -> Result {
+fn publish(active: &ModuleState) -> Result {
     // SAFETY: `active` is pinned and kept until `unpublish()` (called on
     // the error paths here and first thing in `drop`).
     unsafe { control::publish(active) };

@@ -86,7 +86,7 @@ unsafe extern "C" fn kprobe_pre<T: KprobeHandler>(
 }
 
 impl<T: KprobeHandler> Kprobe<T> {
-    /// Registers a kprobe on `symbol`.
+    /// Registers a kprobe on `symbol` (a failure is logged).
     pub(crate) fn register(symbol: &'static CStr, handler: T) -> Result<Self> {
         let handler = KBox::pin(handler, GFP_KERNEL)?;
         let ctx: *const T = &*handler;
@@ -100,7 +100,8 @@ impl<T: KprobeHandler> Kprobe<T> {
                 ctx.cast(),
                 &mut probe,
             )
-        })?;
+        })
+        .inspect_err(|e| pr_err!("kprobe on {}: {:?}\n", symbol, e))?;
         let probe = NonNull::new(probe).ok_or(EINVAL)?;
         // INVARIANT: registered above with `ctx` pointing at `*handler`.
         Ok(Self {
@@ -181,7 +182,7 @@ unsafe extern "C" fn kret_ret<T: KretprobeHandler>(
 
 impl<T: KretprobeHandler> Kretprobe<T> {
     /// Registers a kretprobe on `symbol`, with up to `maxactive` concurrent
-    /// instances (0: the kernel's default).
+    /// instances (0: the kernel's default); a failure is logged.
     pub(crate) fn register(symbol: &'static CStr, maxactive: i32, handler: T) -> Result<Self> {
         let handler = KBox::pin(handler, GFP_KERNEL)?;
         let ctx: *const T = &*handler;
@@ -196,7 +197,8 @@ impl<T: KretprobeHandler> Kretprobe<T> {
                 maxactive,
                 &mut probe,
             )
-        })?;
+        })
+        .inspect_err(|e| pr_err!("kretprobe on {}: {:?}\n", symbol, e))?;
         let probe = NonNull::new(probe).ok_or(EINVAL)?;
         // INVARIANT: registered above with `ctx` pointing at `*handler`.
         Ok(Self {

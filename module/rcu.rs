@@ -7,11 +7,12 @@
 
 use crate::ffi;
 use core::marker::PhantomData;
+use kernel::bindings;
 
 /// An RCU read-side critical section, held until dropped.
 ///
 /// References handed out with the guard's lifetime (e.g. by
-/// [`crate::rhashtable::RhashTable::lookup`]) stay valid until it is dropped,
+/// `RhashTable::lookup` in `rhashtable.rs`) stay valid until it is dropped,
 /// because objects removed from RCU-protected structures are only freed
 /// after a grace period.
 pub(crate) struct RcuGuard {
@@ -46,12 +47,12 @@ impl Drop for RcuGuard {
 pub(crate) fn barrier() {
     // SAFETY: `rcu_barrier()` may sleep; all callers are in process context
     // (module exit).
-    unsafe { ffi::ia_rcu_barrier() };
+    unsafe { bindings::rcu_barrier() };
 }
 
 /// Waits for a grace period: every RCU read-side section that began
 /// before the call has ended.  Process context (may sleep).
 pub(crate) fn synchronize() {
     // SAFETY: may sleep; callers are in process context.
-    unsafe { ffi::ia_synchronize_rcu() };
+    unsafe { bindings::synchronize_rcu() };
 }

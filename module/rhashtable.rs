@@ -167,12 +167,14 @@ impl<T: RhashEntry> RhashTable<T> {
         // SAFETY: we removed the object, so we own it now; readers may still
         // hold references under RCU, hence the deferred free.  The callback
         // is module code: module exit calls `rcu::barrier()`.
-        unsafe { ffi::ia_call_rcu(rcu, Some(free_rcu::<T>)) };
+        unsafe { bindings::call_rcu(rcu, Some(free_rcu::<T>)) };
         true
     }
 
-    /// Calls `f` for every object, under RCU.  `f` must not sleep.
-    pub(crate) fn for_each<F: FnMut(&T)>(&self, mut f: F) -> Result {
+    /// Calls `f` for every object, with the RCU read-side section that keeps
+    /// it alive for the call.  `f` must not sleep.
+    #[cfg_attr(ia_backend_embedded, allow(dead_code))]
+    pub(crate) fn for_each<F: FnMut(&T, &RcuGuard)>(&self, mut f: F) -> Result {
         // SAFETY: the table is initialised; `walk_cb::<T, F>` receives `&mut f`
         // as `arg`, which lives across the call.
         to_result(unsafe {
@@ -191,12 +193,18 @@ impl<T: RhashEntry> RhashTable<T> {
 ///
 /// `arg` is the `&mut F` passed by `for_each` and `obj` an object of the
 /// table, under the walk's RCU read-side section.
-unsafe extern "C" fn walk_cb<T: RhashEntry, F: FnMut(&T)>(obj: *mut c_void, arg: *mut c_void) {
+unsafe extern "C" fn walk_cb<T: RhashEntry, F: FnMut(&T, &RcuGuard)>(
+    obj: *mut c_void,
+    arg: *mut c_void,
+) {
     // SAFETY: `arg` is the `&mut F` passed by `for_each`.
     let f = unsafe { &mut *arg.cast::<F>() };
+    // Nested in the walk's own read-side section, which is what keeps `obj`
+    // alive; the guard lets `f` borrow what it finds for the call only.
+    let guard = RcuGuard::new();
     // SAFETY: `obj` is an object of the table, valid under the walk's RCU
-    // read-side section.
-    f(unsafe { &*obj.cast::<T>() });
+    // read-side section, which encloses `guard`.
+    f(unsafe { &*obj.cast::<T>() }, &guard);
 }
 
 /// Frees an object removed from the table, after a grace period.

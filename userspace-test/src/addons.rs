@@ -38,36 +38,11 @@ pub fn control_write(data: &[u8]) -> Result<(), i32> {
 /// The module's misc device.
 pub const DEV: &str = "/dev/inode_addons";
 
-/// `struct ia_query` (module/ia_glue.h).
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Query {
-    /// In: the file descriptor.
-    pub fd: i32,
-    /// In: `IA_QUERY_*`.
-    pub flags: u32,
-    /// Out: inode number.
-    pub ino: u64,
-    /// Out: the inode has addons.
-    pub present: u32,
-    /// Out: this call created them.
-    pub created: u32,
-    /// Out: shadowed `i_fsnotify_mask`.
-    pub shadow_mask: u32,
-    /// Out: real `i_fsnotify_mask`.
-    pub real_mask: u32,
-    /// Out: shadow says the inode has marks.
-    pub shadow_has_marks: u32,
-    /// Out: the inode really has marks.
-    pub real_has_marks: u32,
-}
+include!(concat!(env!("OUT_DIR"), "/ia_uapi.rs"));
 
-/// `IA_QUERY_CREATE`.
-pub const QUERY_CREATE: u32 = 1;
-
-/// `_IOWR(0xa1, 1, struct ia_query)`.
+/// `IA_IOC_QUERY`: `_IOWR(IA_IOC_MAGIC, 1, struct ia_query)`.
 pub const IOC_QUERY: u64 =
-    (3 << 30) | ((std::mem::size_of::<Query>() as u64) << 16) | (0xa1 << 8) | 1;
+    (3 << 30) | ((std::mem::size_of::<Query>() as u64) << 16) | ((IOC_MAGIC as u64) << 8) | 1;
 
 /// An open `/dev/inode_addons`.
 pub struct Dev(File);

@@ -94,3 +94,11 @@ fn sleepable_helper_in_non_sleepable_program_is_rejected() {
         Verdict::Reject("helper call might sleep in a non-sleepable prog"),
     );
 }
+
+#[test]
+fn kfunc_in_sleepable_program_is_rejected() {
+    check(
+        "reject_kfunc_sleepable",
+        Verdict::Reject("calling kernel function bpf_inode_addons_get is not allowed"),
+    );
+}

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Call the module's kfunc from inside the module's own insertion path
+ * (tests/lifetime_bpf_recursion.rs): the module's recursion guard must make
+ * the nested call fail instead of taking the module's locks again.
+ *
+ * outer: fentry/security_file_open asks for the addons of the opened inode
+ * (test thread only): the module takes the inode's i_lock, inserts, and
+ * (side table) refreshes the shadow under its shadow lock.
+ * in_lock: fexit of the module's ia_inode_lock_if_live(), i.e. with i_lock
+ * held, asks for the addons of the file system's root directory.
+ * in_shadow: fexit of the module's ia_shadow_lock() (side table only), i.e.
+ * with the global shadow lock held, does the same: without the guard the
+ * nested creation takes that lock again and the CPU deadlocks.
+ *
+ * *_calls: runs in the test thread; *_created: nested calls that got addons.
+ */
+#include "inode_addons.h"
+
+u64 outer_calls;
+u64 outer_created;
+u64 in_lock_calls;
+u64 in_lock_created;
+u64 in_shadow_calls;
+u64 in_shadow_created;
+
+static __always_inline bool root_addons(struct inode *inode)
+{
+	return bpf_inode_addons_get(inode->i_sb->s_root->d_inode);
+}
+
+SEC("fentry/security_file_open")
+int BPF_PROG(outer, struct file *file)
+{
+	if (!from_test_thread())
+		return 0;
+	outer_calls++;
+	if (bpf_inode_addons_get(file_inode_of(file)))
+		outer_created++;
+	return 0;
+}
+
+SEC("fexit/ia_inode_lock_if_live")
+int BPF_PROG(in_lock, struct inode *inode, bool spin, int ret)
+{
+	if (ret || !from_test_thread())
+		return 0;
+	in_lock_calls++;
+	if (root_addons(inode))
+		in_lock_created++;
+	return 0;
+}
+
+SEC("fexit/ia_shadow_lock")
+int BPF_PROG(in_shadow, unsigned long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (!from_test_thread())
+		return 0;
+	in_shadow_calls++;
+	if (bpf_inode_addons_get(task->fs->pwd.dentry->d_inode))
+		in_shadow_created++;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

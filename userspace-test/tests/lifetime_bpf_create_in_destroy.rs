@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A BPF program asks for addons inside an inode's destruction (issue 14,
+//! the module README's former "known hole"): no addons may be made there,
+//! and the self-check, which reads the inode of every addons object, must
+//! not find an inode that is gone (KASAN, debug kernels).
+//!
+//! bpf-progs/create_in_destroy.bpf.c fails every inode allocation of the
+//! test thread in the LSM hook `inode_alloc_security`, so `alloc_inode()`
+//! destroys the inode through tmpfs's `->destroy_inode()` and frees it at
+//! once: an inode that never had `I_FREEING`, whose destruction the side
+//! table's `__destroy_inode()` probe never sees.  Its fentry program on
+//! `shmem_destroy_inode()` calls `bpf_inode_addons_get()` there.  Before
+//! the fix the side table inserted an entry for it, and the self-check then
+//! read the freed inode.
+//!
+//! Embedded backend: the kernel's placeholder refuses addons for an inode
+//! whose set-up failed; asserted alike.
+
+use std::fs::File;
+use userspace_test::addons::{selfcheck, stat, unload_report, Mount};
+use userspace_test::bpf::{as_test_thread, Attached};
+use userspace_test::{dmesg_mark, Module};
+
+const FILES: u64 = 20;
+
+#[test]
+fn no_addons_for_an_inode_being_destroyed() {
+    let m = Module::load(&[]).expect("insmod");
+    let mnt = Mount::tmpfs("destroy");
+    let with_before = stat("inodes_with_addons");
+    let prog = Attached::load("create_in_destroy").expect("load and attach");
+    let dir = mnt.path.clone();
+    let errors = as_test_thread(move || {
+        (0..FILES)
+            .map(|i| File::create(dir.join(format!("f{i}"))).err())
+            .collect::<Vec<_>>()
+    });
+    for (i, e) in errors.iter().enumerate() {
+        assert!(
+            e.is_some(),
+            "f{i} created although its inode allocation failed"
+        );
+    }
+    assert_eq!(
+        prog.global("alloc_failed"),
+        FILES,
+        "inode allocations failed"
+    );
+    let destroys = prog.global("destroy_calls");
+    assert!(
+        destroys >= FILES,
+        "{destroys} shmem_destroy_inode() calls for {FILES} failed allocations"
+    );
+    assert_eq!(
+        prog.global("created"),
+        0,
+        "addons made for an inode being destroyed"
+    );
+    drop(prog);
+    assert_eq!(stat("inodes_with_addons"), with_before);
+    // Reads the inode of every addons object: KASAN reports a freed one.
+    let sc = selfcheck();
+    assert_eq!(sc.mismatches, 0, "{sc:?}");
+    assert_eq!(stat("reuse_violations"), 0);
+    let embedded = userspace_test::addons::embedded();
+    drop(mnt);
+    let mark = dmesg_mark();
+    m.unload().expect("rmmod");
+    if !embedded {
+        let (_, allocated, freed) = unload_report(mark);
+        assert_eq!(allocated, freed, "unload balance");
+    }
+}
