@@ -170,6 +170,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 		perror(path);
 		return -1;
 	}
+	/* Line-buffered: a marker line is on disk when its round ends. */
+	setvbuf(out, NULL, _IOLBF, 0);
 	fprintf(out, "# l1d size %" PRIu64 " assoc %u line %" PRIu64 "\n",
 		size, assoc, line);
 	qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);
