@@ -290,6 +290,7 @@ def main():
     ap.add_argument("--seed", default="?")
     ap.add_argument("--qemu", default="?")
     ap.add_argument("--rev", default="?")
+    ap.add_argument("--not-run", default="", help="flavors that exist but were not benchmarked")
     a = ap.parse_args()
     configs = a.configs.split()
     D = Data(a.raw, configs, a.reps, a.mode)
@@ -338,6 +339,9 @@ def main():
           "of one data cache fed every guest load and store (physical addresses), no prefetcher, "
           "one core: a model, not a measurement of any CPU.\n")
     w("**Configurations.** " + "; ".join(f"`{c}`: {NAMES.get(c, c)}" for c in D.configs) + ".\n")
+    if a.not_run.split():
+        w("**Flavors not in this run** (they exist; the comparisons that need them are "
+          "missing below): " + ", ".join(f"`{c}`" for c in a.not_run.split()) + ".\n")
     w("**Which code runs.** In 6.12 `fsnotify_parent()` returns at `fsnotify_sb_has_watchers()` "
       "when no mark exists on the superblock: the `nomark` cases read no fsnotify field of the "
       "inode and are the control (every flavor must match stock there). With any mark on the "
@@ -392,6 +396,9 @@ def main():
             tol = abs(s - D.l1d_value("stock-aa", case, 2)) if "stock-aa" in D.l1d else float("inf")
             row = [f"`{case}`", f"{s:.2f}", f"{D.l1d_value('stock', case, 1):.0f}", f"{tol:.2f}"]
             for c in flavors:
+                if c not in D.l1d:
+                    row.append("not modelled")
+                    continue
                 d, _lo, _hi = D.l1d_diff(c, "stock", case)
                 row.append(f"{d:+.2f}")
             w("| " + " | ".join(row) + " |")

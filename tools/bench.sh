@@ -181,6 +181,7 @@ mkdir -p "$DEST"
 /usr/bin/python3 "$ROOT/bench/report.py" --raw "$RAW" --out "$DEST" --mode "$MODE" \
 	--configs "$CONFIGS" --reps "$REPS" --ops "$OPS" --rounds "$ROUNDS" --seed "$SEED" \
 	--qemu "$(qemu-system-x86_64 --version | head -n1)" \
+	--not-run "$(for f in $(flavors); do [[ " $CONFIGS " == *" $f "* ]] || echo "$f"; done | tr '\n' ' ')" \
 	--rev "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo -dirty)"
 # The raw results go beside the report they produced; the boots' console
 # logs and dmesg stay in build/bench/.
