@@ -174,10 +174,10 @@ N=0
 # Save snapshot N of the stats for the host's table; show its key figures.
 snap() {
 	cat "$DBG/stats" >"$D/stats-$N"
-	N=$((N + 1))
 	printf '   stats: '
 	grep -E '^(inodes_alive_now|inodes_with_addons|addons_allocated|addons_freed|shadow_mismatches):' \
-		"$DBG/stats" | sed 's/: /=/' | paste -sd' '
+		"$D/stats-$N" | sed 's/: /=/' | paste -sd' '
+	N=$((N + 1))
 }
 step() { printf '\n== %s\n' "$*"; }
 
