@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Create inode storage from inside allocation paths
+ * (tests/bpf_storage_alloc_context.rs).
+ *
+ * in_kmem_cache_alloc and in_slab_slowpath run inside the slab allocator
+ * (kmem_cache_alloc_noprof() on every allocation, ___slab_alloc() when a
+ * CPU slab runs empty, with preemption disabled) and create storage for the
+ * current working directory of the test thread: the addons that creation
+ * attaches must not come from the slab allocator.
+ *
+ * in_attach runs at the entry of inode_addons_attach(), the slab-backed
+ * path fsnotify uses, and creates storage for the inode it is about to
+ * attach addons to.  in_attach_nolock runs at the entry of
+ * inode_addons_attach_nolock(), which only the storage helpers call, with
+ * the CPU's inode storage busy counter raised: its own creation must be
+ * refused, never deadlock.
+ *
+ * check_open looks the storage up (no creation) on every open of the test
+ * thread, so the test can tell which inodes got storage.
+ */
+#include "inode_addons.h"
+
+#define INODE_MAP(name)                                    \
+	struct {                                           \
+		__uint(type, BPF_MAP_TYPE_INODE_STORAGE);  \
+		__uint(map_flags, BPF_F_NO_PREALLOC);      \
+		__type(key, int);                          \
+		__type(value, u64);                        \
+	} name SEC(".maps")
+
+INODE_MAP(slab_map);
+INODE_MAP(attach_map);
+INODE_MAP(nolock_map);
+
+u64 slab_calls, slab_created;
+u64 slowpath_calls, slowpath_created;
+u64 attach_calls, attach_created;
+u64 nolock_calls, nolock_created;
+u64 open_slab_found, open_attach_found, open_nolock_found;
+u64 open_attach_ino;
+
+static __always_inline struct inode *cwd_inode(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return t->fs->pwd.dentry->d_inode;
+}
+
+SEC("fentry/kmem_cache_alloc_noprof")
+int BPF_PROG(in_kmem_cache_alloc, struct kmem_cache *s, gfp_t flags)
+{
+	if (!from_test_thread())
+		return 0;
+	slab_calls++;
+	if (bpf_inode_storage_get(&slab_map, cwd_inode(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE))
+		slab_created++;
+	return 0;
+}
+
+SEC("kprobe/___slab_alloc")
+int in_slab_slowpath(struct pt_regs *ctx)
+{
+	if (!from_test_thread())
+		return 0;
+	slowpath_calls++;
+	if (bpf_inode_storage_get(&slab_map, cwd_inode(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE))
+		slowpath_created++;
+	return 0;
+}
+
+SEC("fentry/inode_addons_attach")
+int BPF_PROG(in_attach, struct inode *inode, gfp_t gfp)
+{
+	asm volatile("" : : "r"(bpf_core_type_size(struct inode)));
+	if (!from_test_thread())
+		return 0;
+	attach_calls++;
+	if (bpf_inode_storage_get(&attach_map, inode, 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE))
+		attach_created++;
+	return 0;
+}
+
+SEC("fentry/inode_addons_attach_nolock")
+int BPF_PROG(in_attach_nolock, struct inode *inode, gfp_t gfp)
+{
+	if (!from_test_thread())
+		return 0;
+	nolock_calls++;
+	if (bpf_inode_storage_get(&nolock_map, inode, 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE))
+		nolock_created++;
+	return 0;
+}
+
+SEC("fentry/security_file_open")
+int BPF_PROG(check_open, struct file *file)
+{
+	struct inode *inode = file_inode_of(file);
+
+	if (!from_test_thread())
+		return 0;
+	if (bpf_inode_storage_get(&slab_map, inode, 0, 0))
+		open_slab_found++;
+	if (bpf_inode_storage_get(&attach_map, inode, 0, 0)) {
+		open_attach_found++;
+		open_attach_ino = inode->i_ino;
+	}
+	if (bpf_inode_storage_get(&nolock_map, inode, 0, 0))
+		open_nolock_found++;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
