@@ -110,7 +110,13 @@ for flavor in $TEST_FLAVORS; do
 	fi
 	# TEST_NO_KERNEL_BUILD=1 uses the kernel as it is built (for quick
 	# iterations while another build holds the lock).
-	[[ -n "${TEST_NO_KERNEL_BUILD:-}" ]] || "$ROOT/tools/kernel.sh" "$flavor" "$VARIANT"
+	# A flavor whose kernel does not build is one visible failure; the
+	# other flavors still run and the summary is still printed.
+	if [[ -z "${TEST_NO_KERNEL_BUILD:-}" ]] && ! "$ROOT/tools/kernel.sh" "$flavor" "$VARIANT"; then
+		failures+=("$flavor: kernel build failed (see build/logs/$flavor-$VARIANT-build.log)")
+		failed=$((failed + 1))
+		continue
+	fi
 	if ((DEADLINE > 0 && $(remaining) < NEED_RUN)); then
 		not_run "$flavor"
 		continue
