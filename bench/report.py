@@ -418,6 +418,9 @@ def main():
     q_cases = [c for c in D.cases if any(k in c for k in ("/sb-sibling", "/fan-sb", "/fan-mnt",
                                                            "/watch-file", "/watch-parent",
                                                            "/cold", "/fan-ignore", "/event"))]
+    if not pairs:
+        w("**Not answered by this run:** none of stock-packed, addons and addons-inline-mask was "
+          "booted (see \"Flavors not in this run\").\n")
     for x, y in pairs:
         w(f"### {x} - {y}\n")
         w(f"| case | {unit}/op | interval | adds {unit} (> 0) | within 1% | L1D misses/op |")
