@@ -87,6 +87,23 @@ fn json(args: &[&str]) -> Value {
 }
 
 impl Attached {
+    /// Loads and attaches `name`, a tracing program that uses BPF inode
+    /// storage.  A kernel without the inode_addons series gives inode storage
+    /// to BPF LSM programs only: there the verifier must refuse the program
+    /// with a message naming one of `refused_by`; that is asserted and `None`
+    /// returned.
+    pub fn load_tracing_storage(name: &str, refused_by: &[&str]) -> Option<Attached> {
+        let loaded = Attached::load(name);
+        if !crate::has_inode_addons() {
+            let err = loaded.err().expect(
+                "a kernel without the series must refuse inode storage to tracing programs",
+            );
+            assert!(refused_by.iter().any(|r| err.contains(r)), "{err}");
+            return None;
+        }
+        Some(loaded.expect("load and attach"))
+    }
+
     /// Loads and attaches every program of `name` (one program per object).
     pub fn load(name: &str) -> Result<Attached, String> {
         ensure_bpffs();

@@ -46,6 +46,15 @@ pub fn flavor() -> String {
     env("FLAVOR")
 }
 
+/// Whether the running kernel carries the inode_addons series (flavors
+/// `addons`, `addons-inline-mask`; not `stock` or `stock-packed`): the
+/// series creates the `inode_addons_cache` slab at boot.  Asked of the
+/// kernel, not of the flavor's name, so that a new flavor is classified by
+/// what it is.
+pub fn has_inode_addons() -> bool {
+    std::path::Path::new("/sys/kernel/slab/inode_addons_cache").exists()
+}
+
 /// Path of the module built for this flavor.
 pub fn module_path() -> PathBuf {
     PathBuf::from(env("INODE_ADDONS_KO"))

@@ -17,7 +17,7 @@ enum Verdict {
 }
 
 fn patched() -> bool {
-    flavor() != "stock"
+    userspace_test::has_inode_addons()
 }
 
 /// The verifier's reason: the line before its "processed N insns" summary,
