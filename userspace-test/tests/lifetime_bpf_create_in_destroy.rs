@@ -24,7 +24,13 @@ use userspace_test::{dmesg_mark, Module};
 
 const FILES: u64 = 20;
 
+// Not run for now: on the stock debug kernel under TCG the guest took an
+// "Oops: int3" in bpf_lsm_inode_alloc_security() (a text-poke site of the
+// LSM program's trampoline) and panicked, taking the rest of the suite with
+// it.  To be reworked to fail the inode allocation with failslab on
+// lsm_inode_cache instead of a BPF LSM program (issue 14).
 #[test]
+#[ignore = "LSM trampoline attach crashed the TCG debug guest; rework with failslab"]
 fn no_addons_for_an_inode_being_destroyed() {
     let m = Module::load(&[]).expect("insmod");
     let mnt = Mount::tmpfs("destroy");
