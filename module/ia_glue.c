@@ -404,8 +404,20 @@ void ia_get_sizes(struct ia_sizes *s)
 	s->proposed_alloc = kmalloc_size_roundup(sizeof(struct inode_addons));
 	s->prototype_alloc = s->proposed_alloc;
 #else
-	s->fsnotify_span = offsetofend(struct inode, i_fsnotify_marks) -
-			   offsetof(struct inode, i_fsnotify_mask);
+	/*
+	 * What moving the fsnotify fields out of struct inode frees: on stock
+	 * the mask, the hole after it and the marks pointer, which are
+	 * adjacent.  Where the mask sits in a hole of its own (stock-packed),
+	 * moving it out frees no byte, only the marks pointer does.
+	 */
+	if (offsetof(struct inode, i_fsnotify_marks) >
+	    offsetof(struct inode, i_fsnotify_mask) &&
+	    offsetof(struct inode, i_fsnotify_marks) -
+	    offsetof(struct inode, i_fsnotify_mask) <= sizeof(void *))
+		s->fsnotify_span = offsetofend(struct inode, i_fsnotify_marks) -
+				   offsetof(struct inode, i_fsnotify_mask);
+	else
+		s->fsnotify_span = sizeof_field(struct inode, i_fsnotify_marks);
 	s->proposed_size = sizeof(struct ia_proposed_addons);
 	s->proposed_alloc = kmalloc_size_roundup(sizeof(struct ia_proposed_addons));
 	s->prototype_alloc = kmalloc_size_roundup(sizeof(struct inode_addons));

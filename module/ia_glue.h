@@ -77,7 +77,10 @@ struct ia_layout {
 /* Sizes the embedded-layout estimate is computed from. */
 struct ia_sizes {
 	__u32 inode_size;
-	/* Bytes i_fsnotify_mask + hole + i_fsnotify_marks take in struct inode. */
+	/*
+	 * Bytes that moving i_fsnotify_mask and i_fsnotify_marks out of
+	 * struct inode frees (with the hole between them when adjacent).
+	 */
 	__u32 fsnotify_span;
 	/* Bytes struct inode_addons *i_addons would take. */
 	__u32 ptr_size;
