@@ -55,7 +55,8 @@ select_flavors() {
 FULL_FLAVORS="$(select_flavors full ${TEST_FLAVORS:-$ALL_FLAVORS})"
 # shellcheck disable=SC2086
 SMOKE_FLAVORS="$(select_flavors smoke ${TEST_FLAVORS:-$ALL_FLAVORS})"
-TEST_FLAVORS="$FULL_FLAVORS${SMOKE_FLAVORS:+ $SMOKE_FLAVORS}"
+# shellcheck disable=SC2086 # word splitting joins the two lists
+TEST_FLAVORS="$(echo $FULL_FLAVORS $SMOKE_FLAVORS)"
 log "testing flavors: $TEST_FLAVORS ($VARIANT; smoke subset only: ${SMOKE_FLAVORS:-none})"
 
 # 1. Host side: the test binaries (one per tests/*.rs file).
