@@ -110,20 +110,13 @@ impl InodeAddons {
     }
 }
 
-impl AddonsObject for InodeAddons {
-    fn shadow(&self, _inode: &Inode) -> FsnotifyState {
-        FsnotifyState {
-            mask: self.fsnotify_mask.load(Ordering::Acquire),
-            has_marks: self.flags.load(Ordering::Acquire) & F_HAS_MARKS != 0,
-        }
-    }
-
+impl InodeAddons {
     /// Copies the real fsnotify state of `inode` (the owner) into the shadow.
     ///
     /// Writers are serialised by a global lock and read the real state
     /// under it, so a slow writer cannot overwrite a newer state with an
     /// older one.  Writers are rare (mark attach, detach, mask change).
-    fn sync_shadow(&self, inode: &Inode) {
+    pub(crate) fn sync_shadow(&self, inode: &Inode) {
         // A program attached inside the locked section must not come back.
         let _busy = Busy::enter();
         // SAFETY: no precondition; paired with `ia_shadow_unlock` below.
@@ -140,6 +133,15 @@ impl AddonsObject for InodeAddons {
         // SAFETY: taken above, with these flags.
         unsafe { ffi::ia_shadow_unlock(irqflags) };
         STATS.shadow_updates.inc();
+    }
+}
+
+impl AddonsObject for InodeAddons {
+    fn shadow(&self, _inode: &Inode) -> FsnotifyState {
+        FsnotifyState {
+            mask: self.fsnotify_mask.load(Ordering::Acquire),
+            has_marks: self.flags.load(Ordering::Acquire) & F_HAS_MARKS != 0,
+        }
     }
 
     fn as_c_ptr(&self) -> *mut c_void {

@@ -24,10 +24,6 @@ pub(crate) trait AddonsObject: Send + Sync {
     /// the addons of `inode`, their owner.
     fn shadow(&self, inode: &Inode) -> FsnotifyState;
 
-    /// Refreshes the recorded fsnotify state of `inode`, the owner, from
-    /// the real fields (nothing to do where the addons are the real thing).
-    fn sync_shadow(&self, inode: &Inode);
-
     /// Pointer handed to C (the kfuncs): `struct inode_addons *`.
     fn as_c_ptr(&self) -> *mut c_void;
 }

@@ -95,10 +95,6 @@ impl AddonsObject for EmbeddedAddons {
         }
     }
 
-    fn sync_shadow(&self, _inode: &Inode) {
-        // The fields are the kernel's own: nothing to copy.
-    }
-
     fn as_c_ptr(&self) -> *mut c_void {
         self.raw()
     }

@@ -30,7 +30,7 @@
 
 use crate::{
     addons::InodeAddons,
-    backend::{AddonsObject, AllocCtx, Backend, BenchTarget},
+    backend::{AllocCtx, Backend, BenchTarget},
     ffi,
     fsnotify_probes::{FsnotifyProbes, ShadowTarget},
     inode::{Inode, SynthInodes},
