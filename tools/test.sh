@@ -82,6 +82,13 @@ if [[ -n "${TEST_ONLY:-}" ]]; then
 fi
 [[ -s "$BINS" ]] || die "no test binaries built (or none matches TEST_ONLY)"
 log "$(wc -l <"$BINS") test binaries"
+# Binaries known to crash the guest run last, so that the crash costs no
+# other binary its result (the crash itself is still counted: "did not
+# complete").  bpf_storage_create_vs_evict: series v2 oopses in unit_free()
+# on the addons flavors (2026-12-01, issue 12).
+TEST_LAST="${TEST_LAST:-bpf_storage_create_vs_evict}"
+{ grep -vE "^(${TEST_LAST}) " "$BINS"; grep -E "^(${TEST_LAST}) " "$BINS"; } >"$BINS.ordered" || true
+mv "$BINS.ordered" "$BINS"
 grep -E "^(${SMOKE_RE}) " "$BINS" >"$BINS.smoke" || true
 
 passed=0 failed=0
