@@ -58,6 +58,9 @@ if [[ ! -x "$VENV/bin/vng" || "$("$VENV/bin/pip" show virtme-ng 2>/dev/null | se
 fi
 [[ -r "$KSRC_TARBALL" ]] || die "$KSRC_TARBALL missing (package linux-source-6.12)"
 # The benchmark's L1D model plugin (qemu-plugin.h from Debian's qemu source
-# package, fetched into build/apt; seconds once done).
-"$ROOT/tools/qemu-plugin.sh"
+# package, fetched into build/apt; seconds once done).  Only `cargo make
+# bench` needs it, and it builds it again there: a failure here (no deb-src
+# reachable) must not stop the tests or the demo.
+"$ROOT/tools/qemu-plugin.sh" ||
+	log "warning: the benchmark's L1D plugin was not built (see above); cargo make bench will retry"
 log "setup complete"
