@@ -6,12 +6,7 @@
  */
 #include "inode_addons.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_INODE_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, u64);
-} open_count SEC(".maps");
+INODE_STORAGE_U64(open_count);
 
 u64 last_count;
 u64 last_ino;

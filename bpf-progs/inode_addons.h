@@ -33,6 +33,15 @@ static __always_inline struct inode *file_inode_of(struct file *file)
  * The tests run their workload from a thread named TEST_COMM, so that the
  * programs count only what the test did.
  */
+/* A BPF inode-storage map of u64 values, as the storage tests use. */
+#define INODE_STORAGE_U64(name)                            \
+	struct {                                           \
+		__uint(type, BPF_MAP_TYPE_INODE_STORAGE);  \
+		__uint(map_flags, BPF_F_NO_PREALLOC);      \
+		__type(key, int);                          \
+		__type(value, u64);                        \
+	} name SEC(".maps")
+
 #define TEST_COMM "ia-bpf-test"
 
 static __always_inline bool from_test_thread(void)

@@ -13,12 +13,7 @@
 
 #define TAG 0x1a2b3c4dULL
 
-struct {
-	__uint(type, BPF_MAP_TYPE_INODE_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, u64);
-} alloc_tag SEC(".maps");
+INODE_STORAGE_U64(alloc_tag);
 
 u64 alloc_calls, alloc_tagged;
 u64 open_calls, open_tagged;

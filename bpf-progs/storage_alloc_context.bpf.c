@@ -21,17 +21,9 @@
  */
 #include "inode_addons.h"
 
-#define INODE_MAP(name)                                    \
-	struct {                                           \
-		__uint(type, BPF_MAP_TYPE_INODE_STORAGE);  \
-		__uint(map_flags, BPF_F_NO_PREALLOC);      \
-		__type(key, int);                          \
-		__type(value, u64);                        \
-	} name SEC(".maps")
-
-INODE_MAP(slab_map);
-INODE_MAP(attach_map);
-INODE_MAP(nolock_map);
+INODE_STORAGE_U64(slab_map);
+INODE_STORAGE_U64(attach_map);
+INODE_STORAGE_U64(nolock_map);
 
 u64 slab_calls, slab_created;
 u64 slowpath_calls, slowpath_created;

@@ -15,16 +15,8 @@
  */
 #include "inode_addons.h"
 
-#define INODE_MAP(name)                                    \
-	struct {                                           \
-		__uint(type, BPF_MAP_TYPE_INODE_STORAGE);  \
-		__uint(map_flags, BPF_F_NO_PREALLOC);      \
-		__type(key, int);                          \
-		__type(value, u64);                        \
-	} name SEC(".maps")
-
-INODE_MAP(race_map);
-INODE_MAP(destroy_map);
+INODE_STORAGE_U64(race_map);
+INODE_STORAGE_U64(destroy_map);
 
 u64 perm_calls, perm_created;
 u64 destroy_calls, destroy_created;
