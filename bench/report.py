@@ -261,6 +261,16 @@ class Data:
         return d, d - tol, d + tol
 
 
+def layout_pairs(configs):
+    """The comparisons the question asks for, x - y, among the booted
+    configurations: B1 - B2 is the indirection itself, stock-packed the
+    zero-cost layout."""
+    return [(x, y) for x, y in (("addons", "stock"), ("addons", "stock-packed"),
+                                ("addons", "addons-inline-mask"),
+                                ("addons-inline-mask", "stock-packed"), ("stock-packed", "stock"))
+            if x in configs and y in configs]
+
+
 def group_of(case):
     """Cases that share their code path, for the A/A tolerance: the 1-byte
     read or write of one file (every mark setting), the cold read or write,
@@ -411,10 +421,7 @@ def main():
       "no addons) is the zero-cost layout the addons must be measured against. Intervals are "
       "[min, max] of the per-repetition differences widened by the A/A tolerance; verdicts "
       "follow the rules at the end.\n")
-    pairs = [(x, y) for x, y in (("addons", "addons-inline-mask"), ("addons", "stock"),
-                                 ("addons", "stock-packed"), ("addons-inline-mask", "stock-packed"),
-                                 ("stock-packed", "stock"))
-             if x in configs and y in configs]
+    pairs = layout_pairs(configs)
     q_cases = [c for c in D.cases if any(k in c for k in ("/sb-sibling", "/fan-sb", "/fan-mnt",
                                                            "/watch-file", "/watch-parent",
                                                            "/cold", "/fan-ignore", "/event"))]
@@ -567,10 +574,7 @@ def answer(D, configs, unit, w):
     """The issue's question in one table: what each layout adds per read or
     write for an unwatched inode on a watched superblock, a watched inode,
     and 10^5 cold inodes."""
-    pairs = [(x, y) for x, y in (("addons", "stock"), ("addons", "stock-packed"),
-                                 ("addons", "addons-inline-mask"),
-                                 ("addons-inline-mask", "stock-packed"), ("stock-packed", "stock"))
-             if x in configs and y in configs]
+    pairs = layout_pairs(configs)
     if not pairs:
         return
     rows = []
