@@ -160,6 +160,12 @@ def verdict(lo, hi, kind, t):
     raise ValueError(kind)
 
 
+def adds_some(lo, hi):
+    """Verdict on "x - y > 0" for the interval [lo, hi]: yes / no / undecidable."""
+    v = verdict(-hi, -lo, "lt", 0)
+    return {"holds": "yes", "does not hold": "no", "undecidable": "undecidable"}[v]
+
+
 def bootstrap_diff(a, b, n=2000, seed=1):
     r = random.Random(seed)
     d = []
@@ -435,8 +441,7 @@ def main():
         for case in q_cases:
             d, lo, hi = D.diff(x, y, case)
             ref = D.value(y, case)
-            adds = {"holds": "yes", "does not hold": "no", "undecidable": "undecidable"}[
-                verdict(-hi, -lo, "lt", 0)]
+            adds = adds_some(lo, hi)
             within = verdict(lo, hi, "within", 0.01 * ref)
             l1 = "-"
             if case in D.l1d_cases and x in D.l1d and y in D.l1d:
@@ -595,13 +600,11 @@ def answer(D, configs, unit, w):
         cells = []
         for x, y in pairs:
             d, lo, hi = D.diff(x, y, case)
-            v = {"holds": "yes", "does not hold": "no", "undecidable": "undecidable"}[
-                verdict(-hi, -lo, "lt", 0)]
+            v = adds_some(lo, hi)
             cell = f"{fmt(d, 1)} ({v})"
             if case in D.l1d_cases and x in D.l1d and y in D.l1d:
                 ld, llo, lhi = D.l1d_diff(x, y, case)
-                lv = {"holds": "yes", "does not hold": "no", "undecidable": "undecidable"}[
-                    verdict(-lhi, -llo, "lt", 0)]
+                lv = adds_some(llo, lhi)
                 cell += f"; L1D {ld:+.2f} ({lv})"
             cells.append(cell)
         w(f"| {label} (`{case}`) | " + " | ".join(cells) + " |")
