@@ -12,7 +12,11 @@
 //! bpf-progs/storage_alloc_context.bpf.c:
 //! - fentry on `kmem_cache_alloc_noprof()` and a kprobe on `___slab_alloc()`
 //!   create storage for the test thread's working directory: created, every
-//!   time (the first call creates it, later ones find it);
+//!   time (the first call creates it, later ones find it), except in calls
+//!   of `___slab_alloc()` made while a storage helper runs on the CPU (the
+//!   BPF memory allocator refills its free lists from irq_work, which can
+//!   fire inside the helper): those are refused, every time, by the series'
+//!   per-CPU `bpf_inode_storage_busy`, which the program reads;
 //! - fentry on `inode_addons_attach()`, reached from `inotify_add_watch()`,
 //!   creates storage for the inode being given addons: created, and the
 //!   watch still works on addons that a BPF program allocated first;
@@ -60,9 +64,13 @@ fn storage_created_from_slab_and_addons_allocation_paths() {
     let slab_created = prog.global("slab_created");
     let slow_calls = prog.global("slowpath_calls");
     let slow_created = prog.global("slowpath_created");
+    let nested_calls = prog.global("slowpath_nested_calls");
+    let nested_created = prog.global("slowpath_nested_created");
     println!(
         "kmem_cache_alloc: {slab_calls} calls, {slab_created} with storage; \
-         ___slab_alloc: {slow_calls} calls, {slow_created} with storage"
+         ___slab_alloc: {slow_calls} calls, {slow_created} with storage; \
+         ___slab_alloc inside a storage helper: {nested_calls} calls, \
+         {nested_created} with storage"
     );
     assert!(
         slab_calls > 0,
@@ -75,6 +83,10 @@ fn storage_created_from_slab_and_addons_allocation_paths() {
     assert_eq!(
         slow_created, slow_calls,
         "storage refused inside ___slab_alloc()"
+    );
+    assert_eq!(
+        nested_created, 0,
+        "storage created inside ___slab_alloc() while a storage helper ran"
     );
     assert!(
         prog.global("open_slab_found") >= 1,
