@@ -19,6 +19,7 @@ mod backend_embedded;
 #[cfg(not(ia_backend_embedded))]
 mod backend_table;
 mod bench;
+mod census;
 mod control;
 #[cfg(not(ia_backend_embedded))]
 mod fsnotify_probes;
@@ -52,6 +53,9 @@ module! {
 struct InodeAddonsModule {
     /// `None` only while dropping.
     active: Option<Pin<KBox<ModuleState>>>,
+    /// The inode census file (issue 13), `None` if it could not be made;
+    /// independent of the backend, removed after it.
+    _census: Option<census::Census>,
 }
 
 /// Starts the backend (and its probes).
@@ -96,6 +100,7 @@ impl kernel::Module for InodeAddonsModule {
                 );
                 Ok(Self {
                     active: Some(active),
+                    _census: census::Census::register().ok(),
                 })
             }
             Err(e) => {
