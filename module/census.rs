@@ -53,15 +53,16 @@ use kernel::{
 
 // debugfs is not in 6.12's bindings; these two are real exported functions
 // when `CONFIG_DEBUG_FS=y`, which both variants have (the C glue uses them).
-// `struct dentry` is opaque here (`c_void`): the bindings' one is not
-// FFI-safe as far as rustc can tell.
+// `struct dentry` and `struct file_operations` are opaque here (`c_void`):
+// rustc does not take the bindings' ones for FFI-safe (an empty member
+// struct, depending on the config).
 extern "C" {
     fn debugfs_create_file(
         name: *const c_char,
         mode: bindings::umode_t,
         parent: *mut c_void,
         data: *mut c_void,
-        fops: *const bindings::file_operations,
+        fops: *const c_void,
     ) -> *mut c_void;
     fn debugfs_remove(dentry: *mut c_void);
 }
@@ -456,7 +457,7 @@ impl Census {
                 0o400,
                 ptr::null_mut(),
                 ptr::from_ref::<FsNames>(&names).cast_mut().cast(),
-                &*fops,
+                ptr::from_ref::<bindings::file_operations>(&fops).cast(),
             )
         };
         Ok(Self {
