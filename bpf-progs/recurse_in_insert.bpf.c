@@ -7,11 +7,14 @@
  * outer: fentry/security_file_open asks for the addons of the opened inode
  * (test thread only): the module takes the inode's i_lock, inserts, and
  * (side table) refreshes the shadow under its shadow lock.
- * in_lock: fexit of the module's ia_inode_lock_if_live(), i.e. with i_lock
- * held, asks for the addons of the file system's root directory.
- * in_shadow: fexit of the module's ia_shadow_lock() (side table only), i.e.
- * with the global shadow lock held, does the same: without the guard the
- * nested creation takes that lock again and the CPU deadlocks.
+ * in_lock: fexit of the module's ia_inode_trylock() returning true, i.e.
+ * with i_lock held (BPF callers never spin on it), asks for the addons of
+ * the file system's root directory.
+ * in_shadow: fexit of the module's ia_inode_fsnotify_mask(), which the side
+ * table calls with its shadow lock held (InodeAddons::sync_shadow(); the
+ * test thread calls it nowhere else while the programs are attached), asks
+ * for the addons of the working directory: without the guard the nested
+ * creation takes that lock again and the CPU deadlocks.
  *
  * *_calls: runs in the test thread; *_created: nested calls that got addons.
  */
@@ -40,10 +43,10 @@ int BPF_PROG(outer, struct file *file)
 	return 0;
 }
 
-SEC("fexit/ia_inode_lock_if_live")
-int BPF_PROG(in_lock, struct inode *inode, bool spin, int ret)
+SEC("fexit/ia_inode_trylock")
+int BPF_PROG(in_lock, struct inode *inode, bool ret)
 {
-	if (ret || !from_test_thread())
+	if (!ret || !from_test_thread())
 		return 0;
 	in_lock_calls++;
 	if (root_addons(inode))
@@ -51,8 +54,8 @@ int BPF_PROG(in_lock, struct inode *inode, bool spin, int ret)
 	return 0;
 }
 
-SEC("fexit/ia_shadow_lock")
-int BPF_PROG(in_shadow, unsigned long ret)
+SEC("fexit/ia_inode_fsnotify_mask")
+int BPF_PROG(in_shadow, struct inode *inode, u32 ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 

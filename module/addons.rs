@@ -14,7 +14,7 @@ use core::{
     mem::offset_of,
     sync::atomic::{AtomicPtr, AtomicU32, Ordering},
 };
-use kernel::{bindings, ffi::c_void, prelude::*, types::Opaque};
+use kernel::{bindings, ffi::c_void, new_spinlock, prelude::*, sync::SpinLock, types::Opaque};
 
 use ffi::SCRATCH_WORDS;
 
@@ -113,14 +113,17 @@ impl InodeAddons {
 impl InodeAddons {
     /// Copies the real fsnotify state of `inode` (the owner) into the shadow.
     ///
-    /// Writers are serialised by a global lock and read the real state
-    /// under it, so a slow writer cannot overwrite a newer state with an
-    /// older one.  Writers are rare (mark attach, detach, mask change).
-    pub(crate) fn sync_shadow(&self, inode: &Inode) {
+    /// Writers are serialised by `lock` (one per table: [`ShadowLock`]) and
+    /// read the real state under it, so a slow writer cannot overwrite a
+    /// newer state with an older one.  Writers are rare (mark attach,
+    /// detach, mask change), all in task context.
+    pub(crate) fn sync_shadow(&self, inode: &Inode, lock: &ShadowLock) {
         // A program attached inside the locked section must not come back.
         let _busy = Busy::enter();
-        // SAFETY: no precondition; paired with `ia_shadow_unlock` below.
-        let irqflags = unsafe { ffi::ia_shadow_lock() };
+        let _guard = lock.lock.lock();
+        // Read with C's `ia_inode_fsnotify_mask()`, which a test attaches a
+        // BPF program to, inside this section
+        // (`tests/lifetime_bpf_recursion.rs`).
         let real = inode.fsnotify_state();
         self.fsnotify_marks
             .store(inode.fsnotify_marks(), Ordering::Release);
@@ -130,9 +133,24 @@ impl InodeAddons {
         } else {
             self.flags.fetch_and(!F_HAS_MARKS, Ordering::AcqRel);
         }
-        // SAFETY: taken above, with these flags.
-        unsafe { ffi::ia_shadow_unlock(irqflags) };
         STATS.shadow_updates.inc();
+    }
+}
+
+/// Serialises the writers of the shadows of one table's addons
+/// ([`InodeAddons::sync_shadow`]).
+#[pin_data]
+pub(crate) struct ShadowLock {
+    #[pin]
+    lock: SpinLock<()>,
+}
+
+impl ShadowLock {
+    /// A new lock.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            lock <- new_spinlock!((), "inode_addons::shadow"),
+        })
     }
 }
 
@@ -152,15 +170,15 @@ impl AddonsObject for InodeAddons {
 impl InodeAddons {
     /// Checks that C's `struct inode_addons` has this type's layout.
     pub(crate) fn check_layout() -> Result {
-        ffi::check_layout!(Self, "inode_addons", IaLayout, ia_get_layout, {
-            off_marks: fsnotify_marks,
-            off_storage: bpf_storage,
-            off_mask: fsnotify_mask,
-            off_flags: flags,
-            off_inode: inode,
-            off_node: node,
-            off_rcu: rcu,
-            off_scratch: scratch,
+        ffi::check_layout!(Self, "inode_addons", IaLayout, ia_layout, {
+            off_i_fsnotify_marks: fsnotify_marks,
+            off_i_bpf_storage: bpf_storage,
+            off_i_fsnotify_mask: fsnotify_mask,
+            off_ia_flags: flags,
+            off_ia_inode: inode,
+            off_ia_node: node,
+            off_ia_rcu: rcu,
+            off_ia_scratch: scratch,
         })
     }
 }

@@ -142,8 +142,9 @@ pub(crate) trait BenchTarget: Sync + Sized {
     fn get_or_create(&self, inode: &Inode) -> Result<bool>;
 
     /// Detaches `inode`'s addons, if any, freeing them after a grace
-    /// period.  Other bench threads may run (on other inodes).
-    fn release(&self, inode: &Inode);
+    /// period.  `inode` is one of `inodes`; other bench threads may run
+    /// (on other inodes).
+    fn release(&self, inodes: &SynthInodes, inode: &Inode);
 
     /// Frees every addons object left, once no bench thread runs.
     fn finish(self, inodes: &SynthInodes);

@@ -27,9 +27,9 @@
 //!   nothing is drained at unload.
 //! - *a list of inodes with addons*: there is none, and `iterate_supers()`
 //!   is not exported.  [`Backend::for_each`] walks the `s_inodes` list of
-//!   every super block of every registered file system type
-//!   (`/proc/filesystems`, `iterate_supers_type()`); inodes on no such list
-//!   (`new_inode_pseudo()`) are not seen.  `len()` is such a walk too.
+//!   every super block of every file system type registered at load
+//!   ([`FsTypes`]); inodes on no such list (`new_inode_pseudo()`) are not
+//!   seen.  `len()` is such a walk too.
 //!
 //! The BPF scratch area (`bpf_inode_addons_scratch()`) has no room in the
 //! kernel's `struct inode_addons`; it lives in a module-side rhashtable keyed
@@ -37,15 +37,27 @@
 
 use crate::{
     backend::{AddonsObject, AllocCtx, Backend, BenchTarget},
-    ffi::{self, SCRATCH_WORDS},
+    ffi::SCRATCH_WORDS,
     inode::{FsnotifyState, Inode, SynthInodes},
     rcu::RcuGuard,
+    recursion,
     rhashtable::{Insert, RhashEntry, RhashTable},
     stats::STATS,
+    vfs::FsTypes,
 };
-use core::{fmt, mem::offset_of, ptr::null_mut};
+use core::{
+    fmt,
+    mem::offset_of,
+    ptr::{addr_of, null_mut},
+};
 use kernel::{
-    alloc::flags::GFP_KERNEL, bindings, ffi::c_void, prelude::*, sync::Arc, types::Opaque,
+    alloc::flags::GFP_KERNEL,
+    bindings,
+    ffi::c_void,
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+    types::Opaque,
 };
 
 /// The kernel's `struct inode_addons`, seen through a shared reference.
@@ -73,7 +85,7 @@ impl EmbeddedAddons {
     /// # Safety
     ///
     /// `p` must be NULL or the real addons of a live inode, valid for `'a`.
-    unsafe fn from_raw<'a>(p: *mut c_void) -> Option<&'a Self> {
+    unsafe fn from_raw<'a>(p: *mut bindings::inode_addons) -> Option<&'a Self> {
         // SAFETY: by the caller; `Self` is a transparent wrapper.
         (!p.is_null()).then(|| unsafe { &*p.cast::<Self>() })
     }
@@ -81,14 +93,21 @@ impl EmbeddedAddons {
 
 impl AddonsObject for EmbeddedAddons {
     fn shadow(&self, inode: &Inode) -> FsnotifyState {
+        let a = self.0.get();
+        // The mask as stored for an inode with addons: in them, or with
+        // patch 0005 in the inode.
         // SAFETY: `self` is the addons of `inode` (callers pass the owner),
-        // both are alive (type invariants).
-        let (mask, marks) = unsafe {
-            (
-                ffi::ia_addons_fsnotify_mask(inode.as_ptr(), self.raw()),
-                ffi::ia_addons_fsnotify_marks(self.raw()),
-            )
-        };
+        // both are alive (type invariants); the fields are read with
+        // `READ_ONCE()` semantics, as fsnotify's lockless readers do.
+        #[cfg(not(ia_inline_mask))]
+        let mask = unsafe { addr_of!((*a).i_fsnotify_mask).read_volatile() };
+        // SAFETY: as above.
+        #[cfg(ia_inline_mask)]
+        let mask = unsafe { addr_of!((*inode.as_ptr()).i_fsnotify_mask).read_volatile() };
+        // SAFETY: as above (`rcu_access_pointer()`: never dereferenced).
+        let marks = unsafe { addr_of!((*a).i_fsnotify_marks).read_volatile() };
+        #[cfg(not(ia_inline_mask))]
+        let _ = inode;
         FsnotifyState {
             mask,
             has_marks: !marks.is_null(),
@@ -146,17 +165,23 @@ impl ScratchEntry {
 }
 
 /// The embedded backend.
+#[pin_data]
 pub(crate) struct EmbeddedBackend {
     scratch: Arc<RhashTable<ScratchEntry>>,
+    /// The file system types whose inodes [`Backend::for_each`] walks.
+    fs_types: FsTypes,
+    /// Serialises the module's sleepable creators (ioctl).
+    #[pin]
+    create_lock: Mutex<()>,
 }
 
 /// The real addons of `inode`, if it has some: the embedded backend's
 /// lookup, shared with the microbenchmark ([`EmbeddedBench`]).
 fn addons_get<'g>(inode: &Inode, _guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
-    // SAFETY: the inode is allocated; a non-NULL result is its real addons,
-    // freed only after the inode and a grace period, so valid while the
-    // caller's RCU guard (or inode reference) is held.
-    unsafe { EmbeddedAddons::from_raw(ffi::ia_addons_get(inode.as_ptr())) }
+    // SAFETY: a non-NULL result is the inode's real addons, freed only
+    // after the inode and a grace period, so valid while the caller's RCU
+    // guard (or inode reference) is held.
+    unsafe { EmbeddedAddons::from_raw(inode.addons()) }
 }
 
 /// `inode_addons_alloc()`: the embedded backend's creation step, shared
@@ -166,9 +191,8 @@ fn addons_get<'g>(inode: &Inode, _guard: &'g RcuGuard) -> Option<&'g EmbeddedAdd
 /// The caller must be in `ctx` (only `AllocCtx::Sleepable` may sleep, and
 /// then holds no spinlock and no RCU read-side section).
 fn addons_alloc(inode: &Inode, ctx: AllocCtx) -> Option<&EmbeddedAddons> {
-    // SAFETY: the inode is allocated; the flags suit the context (by the
-    // caller).
-    let p = unsafe { ffi::ia_addons_alloc(inode.as_ptr(), ctx.raw_gfp()) };
+    // The flags suit the context (by the caller).
+    let p = inode.addons_alloc(ctx.raw_gfp());
     // SAFETY: non-NULL is the inode's real addons (the kernel never hands
     // out the placeholder), valid while the inode is.
     unsafe { EmbeddedAddons::from_raw(p) }
@@ -204,8 +228,7 @@ impl EmbeddedBackend {
                 STATS.allocated.inc();
                 Ok(f(a, true))
             }
-            // SAFETY: the inode is allocated.
-            None if unsafe { ffi::ia_inode_closed(inode.as_ptr()) } => {
+            None if inode.addons_closed() => {
                 STATS.refused_dying.inc();
                 Err(ENOENT)
             }
@@ -215,42 +238,6 @@ impl EmbeddedBackend {
             }
         }
     }
-}
-
-/// The inode walk callback trampoline.
-///
-/// # Safety
-///
-/// `arg` is the `*mut F` passed by `walk`; `inode` is on its super block's
-/// inode list and `addons` its addons, under that list's lock.
-unsafe extern "C" fn walk_cb<F: FnMut(&EmbeddedAddons, &Inode)>(
-    inode: *mut bindings::inode,
-    addons: *mut c_void,
-    arg: *mut c_void,
-) {
-    // SAFETY: `arg` is the `&mut F` passed by `for_each`.
-    let f = unsafe { &mut *arg.cast::<F>() };
-    // SAFETY: the walk holds the super block's inode list lock for the
-    // call, so the inode is on the list, not yet destroyed, and its addons
-    // are alive; both borrows end with the call.
-    let (Some(inode), Some(a)) = (unsafe { Inode::from_raw(inode) }, unsafe {
-        EmbeddedAddons::from_raw(addons)
-    }) else {
-        return;
-    };
-    f(a, inode);
-}
-
-/// Walks every inode with addons, calling `f` for each.
-///
-/// `walk_cb` is instantiated with the closure's own type `F`, so the `arg`
-/// it gets back is exactly the `*mut F` passed here.
-fn walk<F: FnMut(&EmbeddedAddons, &Inode)>(f: &mut F) -> Result {
-    // SAFETY: `walk_cb::<F>` casts `arg` back to `*mut F`, which is what is
-    // passed, and `f` outlives the call.
-    kernel::error::to_result(unsafe {
-        ffi::ia_walk_inodes(Some(walk_cb::<F>), (f as *mut F).cast::<c_void>())
-    })
 }
 
 impl Backend for EmbeddedBackend {
@@ -265,7 +252,15 @@ impl Backend for EmbeddedBackend {
 
     fn new() -> Result<Arc<Self>> {
         let scratch = Arc::pin_init(RhashTable::new(), GFP_KERNEL)?;
-        Ok(Arc::new(Self { scratch }, GFP_KERNEL)?)
+        let fs_types = FsTypes::new()?;
+        Arc::pin_init(
+            pin_init!(Self {
+                scratch,
+                fs_types,
+                create_lock <- new_mutex!((), "inode_addons::create"),
+            }),
+            GFP_KERNEL,
+        )
     }
 
     fn lookup<'g>(&'g self, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
@@ -284,18 +279,13 @@ impl Backend for EmbeddedBackend {
                 return Ok(f(a, false));
             }
         }
-        // SAFETY: no precondition.
-        if ctx == AllocCtx::Bpf && !unsafe { ffi::ia_in_task() } {
+        if ctx == AllocCtx::Bpf && !recursion::in_task() {
             STATS.refused_busy.inc();
             return Err(EPERM);
         }
         if ctx == AllocCtx::Sleepable {
-            // SAFETY: no precondition; unlocked below.
-            unsafe { ffi::ia_create_lock() };
-            let r = self.get_or_create_serialised(inode, ctx, f);
-            // SAFETY: locked above.
-            unsafe { ffi::ia_create_unlock() };
-            return r;
+            let _creating = self.create_lock.lock();
+            return self.get_or_create_serialised(inode, ctx, f);
         }
         // Atomic callers are serialised by i_lock, as in the side table.
         let _lock = inode.lock_if_live(ctx != AllocCtx::Bpf).inspect_err(|e| {
@@ -309,7 +299,15 @@ impl Backend for EmbeddedBackend {
     }
 
     fn for_each(&self, mut f: impl FnMut(&EmbeddedAddons, &Inode)) -> Result {
-        walk(&mut f)
+        self.fs_types.for_each_inode(|inode| {
+            // SAFETY: the walk holds the inode on its super block's list, so
+            // it is not destroyed yet and its addons are alive; the borrow
+            // ends with this call.
+            if let Some(a) = unsafe { EmbeddedAddons::from_raw(inode.addons()) } {
+                f(a, inode);
+            }
+        });
+        Ok(())
     }
 
     fn len(&self) -> usize {
@@ -369,7 +367,7 @@ impl Backend for EmbeddedBackend {
 ///
 /// The kernel frees addons in `__destroy_inode()`, which never runs for a
 /// synthetic inode: [`BenchTarget::release`] and [`BenchTarget::finish`]
-/// detach and free them here (`ia_bench_addons_release()`), counted in the
+/// detach and free them ([`SynthInodes::release_addons`]), counted in the
 /// benchmark's counters.
 pub(crate) struct EmbeddedBench;
 
@@ -406,11 +404,9 @@ impl BenchTarget for EmbeddedBench {
         }
     }
 
-    fn release(&self, inode: &Inode) {
-        // SAFETY: a synthetic inode of the benchmark, which no one else
-        // sees; its addons are freed after a grace period (other bench
-        // threads run).
-        unsafe { ffi::ia_bench_addons_release(inode.as_ptr(), false) };
+    fn release(&self, inodes: &SynthInodes, inode: &Inode) {
+        // Freed after a grace period: other bench threads run.
+        inodes.release_addons(inode, false);
     }
 
     fn finish(self, inodes: &SynthInodes) {
@@ -418,8 +414,7 @@ impl BenchTarget for EmbeddedBench {
         // can hold any of these addons.
         crate::rcu::synchronize();
         for (i, inode) in inodes.iter().enumerate() {
-            // SAFETY: a synthetic inode of the benchmark; no reader left.
-            unsafe { ffi::ia_bench_addons_release(inode.as_ptr(), true) };
+            inodes.release_addons(inode, true);
             if i % crate::bench::CHUNK == 0 {
                 crate::bench::cond_resched();
             }

@@ -29,14 +29,13 @@
 //! inode is handed to `call_rcu()` for freeing.
 
 use crate::{
-    addons::InodeAddons,
+    addons::{InodeAddons, ShadowLock},
     backend::{AllocCtx, Backend, BenchTarget},
-    ffi,
     fsnotify_probes::{FsnotifyProbes, ShadowTarget},
     inode::{Inode, SynthInodes},
     kprobe::{Kprobe, KprobeHandler, Kretprobe, KretprobeHandler, Regs},
     rcu::RcuGuard,
-    recursion::Busy,
+    recursion::{self, Busy},
     rhashtable::{Insert, RhashTable},
     stats::STATS,
 };
@@ -50,6 +49,25 @@ use kernel::{
 
 type Table = RhashTable<InodeAddons>;
 
+/// The live side table: the addons of the inodes, and the lock that
+/// serialises the writers of their shadows.
+#[pin_data]
+pub(crate) struct LiveTable {
+    #[pin]
+    table: Table,
+    #[pin]
+    shadow_lock: ShadowLock,
+}
+
+impl LiveTable {
+    fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            table <- Table::new(),
+            shadow_lock <- ShadowLock::new(),
+        }? Error)
+    }
+}
+
 /// `maxactive` of the kretprobe: `inode_init_always_gfp()` may sleep in
 /// `security_inode_alloc()`, so several calls per CPU can be in flight.
 const INIT_MAXACTIVE: i32 = 256;
@@ -59,10 +77,10 @@ const INIT_MAXACTIVE: i32 = 256;
 /// Field order matters: the probes are unregistered (dropped) before the
 /// last reference to the table goes, which then frees every entry.
 pub(crate) struct TableBackend {
-    fsnotify: FsnotifyProbes<Table>,
+    fsnotify: FsnotifyProbes<LiveTable>,
     _destroy_probe: Kprobe<DestroyHandler>,
     init_probe: Kretprobe<InitHandler>,
-    table: Arc<Table>,
+    live: Arc<LiveTable>,
 }
 
 /// Removes the entry of the inode at `addr`, if any.  Returns whether one
@@ -137,8 +155,7 @@ fn get_or_create_in<R>(
             return Ok(f(a, Got::Found));
         }
     }
-    // SAFETY: no precondition.
-    if ctx == AllocCtx::Bpf && !unsafe { ffi::ia_in_task() } {
+    if ctx == AllocCtx::Bpf && !recursion::in_task() {
         return Err((EPERM, Fail::Busy));
     }
     let new = new(inode, ctx.gfp()).map_err(|e| (e, Fail::Alloc))?;
@@ -167,14 +184,14 @@ fn get_or_create_in<R>(
 /// The live table's get-or-create, with its counters: shared by
 /// [`TableBackend`] and the fsnotify probes.
 fn get_or_create_counted<R>(
-    table: &Table,
+    live: &LiveTable,
     inode: &Inode,
     ctx: AllocCtx,
     f: impl FnOnce(&InodeAddons, bool) -> R,
 ) -> Result<R> {
-    get_or_create_in(table, inode, ctx, InodeAddons::new, |a, got| {
+    get_or_create_in(&live.table, inode, ctx, InodeAddons::new, |a, got| {
         match got {
-            Got::Created => a.sync_shadow(inode),
+            Got::Created => a.sync_shadow(inode, &live.shadow_lock),
             Got::LostRace => STATS.lost_races.inc(),
             Got::Found => {}
         }
@@ -190,13 +207,13 @@ fn get_or_create_counted<R>(
     })
 }
 
-impl ShadowTarget for Table {
+impl ShadowTarget for LiveTable {
     fn attach(&self, inode: &Inode) {
         // Failures (no memory, inode being torn down) are counted; the
         // self-check reports the inodes left without shadow.
         let _ = get_or_create_counted(self, inode, AllocCtx::Atomic, |a, created| {
             if !created {
-                a.sync_shadow(inode);
+                a.sync_shadow(inode, &self.shadow_lock);
             }
         });
     }
@@ -206,16 +223,16 @@ impl ShadowTarget for Table {
         // until the end of this RCU section; a different inode at the same
         // address is fine too: its own real state is copied.
         let guard = RcuGuard::new();
-        if let Some(a) = self.lookup(addr, &guard) {
+        if let Some(a) = self.table.lookup(addr, &guard) {
             if let Some(inode) = owner(a, &guard) {
-                a.sync_shadow(inode);
+                a.sync_shadow(inode, &self.shadow_lock);
             }
         }
     }
 }
 
 struct DestroyHandler {
-    table: Arc<Table>,
+    live: Arc<LiveTable>,
 }
 
 impl KprobeHandler for DestroyHandler {
@@ -223,14 +240,14 @@ impl KprobeHandler for DestroyHandler {
         // void __destroy_inode(struct inode *inode)
         let addr = regs.arg(0);
         STATS.inode_destroys.inc();
-        if remove_entry(&self.table, addr) {
+        if remove_entry(&self.live.table, addr) {
             STATS.removed_at_destroy.inc();
         }
     }
 }
 
 struct InitHandler {
-    table: Arc<Table>,
+    live: Arc<LiveTable>,
 }
 
 impl KretprobeHandler for InitHandler {
@@ -240,7 +257,7 @@ impl KretprobeHandler for InitHandler {
         let addr = regs.arg(1);
         // The inode memory was just allocated: whatever is registered at
         // this address belongs to a previous, freed inode.
-        if remove_entry(&self.table, addr) {
+        if remove_entry(&self.live.table, addr) {
             STATS.reuse_violations.inc();
             pr_warn!("addons of a freed inode found at inode allocation\n");
         }
@@ -254,7 +271,7 @@ impl KretprobeHandler for InitHandler {
         }
         STATS.inode_init_failures.inc();
         // Freed without __destroy_inode(): nothing may stay behind.
-        if remove_entry(&self.table, addr) {
+        if remove_entry(&self.live.table, addr) {
             STATS.reuse_violations.inc();
         }
     }
@@ -269,34 +286,30 @@ impl Backend for TableBackend {
 
     fn new() -> Result<Arc<Self>> {
         InodeAddons::check_layout()?;
-        let table = Arc::pin_init(Table::new(), GFP_KERNEL)?;
+        let live = Arc::pin_init(LiveTable::new(), GFP_KERNEL)?;
         let init_probe = Kretprobe::register(
             c_str!("inode_init_always_gfp"),
             INIT_MAXACTIVE,
-            InitHandler {
-                table: table.clone(),
-            },
+            InitHandler { live: live.clone() },
         )?;
         let destroy_probe = Kprobe::register(
             c_str!("__destroy_inode"),
-            DestroyHandler {
-                table: table.clone(),
-            },
+            DestroyHandler { live: live.clone() },
         )?;
-        let fsnotify = FsnotifyProbes::new(&table)?;
+        let fsnotify = FsnotifyProbes::new(&live)?;
         Ok(Arc::new(
             Self {
                 fsnotify,
                 _destroy_probe: destroy_probe,
                 init_probe,
-                table,
+                live,
             },
             GFP_KERNEL,
         )?)
     }
 
     fn lookup<'g>(&'g self, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g InodeAddons> {
-        lookup_in(&self.table, inode, guard)
+        lookup_in(&self.live.table, inode, guard)
     }
 
     fn get_or_create<R>(
@@ -305,11 +318,11 @@ impl Backend for TableBackend {
         ctx: AllocCtx,
         f: impl FnOnce(&InodeAddons, bool) -> R,
     ) -> Result<R> {
-        get_or_create_counted(&self.table, inode, ctx, f)
+        get_or_create_counted(&self.live, inode, ctx, f)
     }
 
     fn for_each(&self, mut f: impl FnMut(&InodeAddons, &Inode)) -> Result {
-        self.table.for_each(|a, guard| {
+        self.live.table.for_each(|a, guard| {
             if let Some(inode) = owner(a, guard) {
                 f(a, inode);
             }
@@ -317,14 +330,15 @@ impl Backend for TableBackend {
     }
 
     fn len(&self) -> usize {
-        self.table.len()
+        self.live.table.len()
     }
 
     fn scratch(&self, inode: &Inode) -> *mut u64 {
         let guard = RcuGuard::new();
         // The pointer outlives the guard: the caller (a BPF program) runs
         // under RCU and keeps the inode, hence its entry, alive.
-        self.table
+        self.live
+            .table
             .lookup(inode.addr(), &guard)
             .map_or(core::ptr::null_mut(), |a| a.scratch_ptr())
     }
@@ -372,7 +386,7 @@ impl BenchTarget for TableBench {
         .map_err(|(e, _)| e)
     }
 
-    fn release(&self, inode: &Inode) {
+    fn release(&self, _inodes: &SynthInodes, inode: &Inode) {
         // Removed now, freed after a grace period: other bench threads may
         // be walking the same bucket.
         remove_entry(&self.table, inode.addr());

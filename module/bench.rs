@@ -11,9 +11,8 @@
 
 use crate::{
     backend::{Backend, BenchTarget},
-    ffi,
     inode::{Inode, SynthInodes},
-    rcu,
+    kthread, rcu,
 };
 use core::{
     fmt::Write,
@@ -22,7 +21,6 @@ use core::{
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVVec},
     bindings,
-    ffi::{c_int, c_uint, c_void},
     prelude::*,
 };
 
@@ -46,11 +44,7 @@ const PHASE_NS: u64 = 200_000_000;
 const LOOKUP_OPS_MAX: u64 = 1 << 24;
 const CREATE_OPS_MAX: u64 = 1 << 17;
 
-/// `cond_resched()`.
-pub(crate) fn cond_resched() {
-    // SAFETY: callers are in process context, holding no lock or RCU.
-    unsafe { ffi::ia_cond_resched() };
-}
+pub(crate) use kthread::cond_resched;
 
 fn now_ns() -> u64 {
     // SAFETY: no precondition.
@@ -160,7 +154,7 @@ impl<T: BenchTarget> Phase<'_, T> {
             }
             ops += r as u64;
             for k in 0..r {
-                self.target.release(at(pos, k));
+                self.target.release(self.inodes, at(pos, k));
                 if k % CHUNK == CHUNK - 1 {
                     cond_resched();
                 }
@@ -173,42 +167,25 @@ impl<T: BenchTarget> Phase<'_, T> {
     }
 }
 
-/// A bench kthread's body: thread `idx` of the phase at `arg`.
-///
-/// # Safety
-///
-/// `arg` is the `Phase<T>` passed to `ia_bench_run_threads()`, alive until
-/// that returns, which is after this function returned.
-unsafe extern "C" fn worker<T: BenchTarget>(arg: *const c_void, idx: c_uint) -> c_int {
-    // SAFETY: by the caller.
-    let p = unsafe { &*arg.cast::<Phase<'_, T>>() };
-    let idx = idx as usize;
-    let r = match p.op {
-        Op::LookupHit | Op::LookupMiss => p.run_lookups(idx),
-        Op::GetOrCreate => p.run_creates(idx),
-    };
-    match r {
-        Ok((ns, ops)) => {
-            p.ns[idx].store(ns, Relaxed);
-            p.ops[idx].store(ops, Relaxed);
-            0
-        }
-        Err(e) => {
-            p.stop.store(true, Relaxed);
-            e.to_errno()
+impl<T: BenchTarget> Phase<'_, T> {
+    /// Thread `idx` of the phase: runs it and records its figures.
+    fn run_thread(&self, idx: usize) -> Result {
+        let r = match self.op {
+            Op::LookupHit | Op::LookupMiss => self.run_lookups(idx),
+            Op::GetOrCreate => self.run_creates(idx),
+        };
+        match r {
+            Ok((ns, ops)) => {
+                self.ns[idx].store(ns, Relaxed);
+                self.ops[idx].store(ops, Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.stop.store(true, Relaxed);
+                Err(e)
+            }
         }
     }
-}
-
-/// Asks the threads of the phase at `arg` to stop (fatal signal).
-///
-/// # Safety
-///
-/// As for [`worker`].
-unsafe extern "C" fn stop<T: BenchTarget>(arg: *const c_void) {
-    // SAFETY: by the caller.
-    let p = unsafe { &*arg.cast::<Phase<'_, T>>() };
-    p.stop.store(true, Relaxed);
 }
 
 /// A random permutation of `lo..hi`.
@@ -228,8 +205,7 @@ fn permutation(lo: usize, hi: usize) -> Result<KVVec<u32>> {
 }
 
 fn check_signal() -> Result {
-    // SAFETY: no precondition.
-    if unsafe { ffi::ia_fatal_signal_pending() } {
+    if kthread::fatal_signal_pending() {
         return Err(EINTR);
     }
     Ok(())
@@ -256,15 +232,8 @@ fn run_phase<B: Backend>(
         ops: [const { AtomicU64::new(0) }; MAX_THREADS],
         ns: [const { AtomicU64::new(0) }; MAX_THREADS],
     };
-    // SAFETY: `worker::<B::Bench>` and `stop::<B::Bench>` get `&p` back, which outlives
-    // the call: it returns only once every thread has exited.
-    kernel::error::to_result(unsafe {
-        ffi::ia_bench_run_threads(
-            threads as c_uint,
-            Some(worker::<B::Bench>),
-            Some(stop::<B::Bench>),
-            (&p as *const Phase<'_, B::Bench>).cast::<c_void>(),
-        )
+    kthread::run_parallel(threads, &|idx| p.run_thread(idx), || {
+        p.stop.store(true, Relaxed)
     })?;
     let ns: u64 = p.ns.iter().map(|x| x.load(Relaxed)).sum();
     let ops: u64 = p.ops.iter().map(|x| x.load(Relaxed)).sum();

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The Rust functions the C glue calls (`ia_rust_*`): debugfs files, the
-//! misc device ioctl, the kfuncs and the microbenchmark.  The C side only
-//! does the plumbing (file operations, user copies, fd lookup).
+//! The Rust functions the C glue calls (`ia_rust_*`): the debugfs files
+//! (stats, self-check, control commands, the bench result), the misc
+//! device's ioctl and the kfuncs.  The C side only holds the file
+//! operations and the kfunc definitions, each a one-line call to these.
 //!
 //! Every one is `unsafe extern "C"` with its contract; each borrows the
 //! published [`ModuleState`] for the call only ([`with_state`]).
@@ -11,31 +12,88 @@ use crate::{
     active::ActiveBackend,
     backend::{AddonsObject, AllocCtx, Backend},
     bench,
-    ffi::{self, CLong},
+    ffi::{self, IaQuery},
     inode::Inode,
     rcu::RcuGuard,
     recursion::Busy,
     selfcheck,
     stats::STATS,
+    vfs::{self, FileRef, SeqWriter},
 };
 use core::{
     fmt::{self, Write},
+    mem::size_of,
     ptr::null_mut,
-    sync::atomic::{AtomicPtr, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
 };
 use kernel::{
-    bindings,
-    ffi::{c_char, c_ulong, c_void},
+    alloc::flags::GFP_KERNEL,
+    bindings, c_str,
+    ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void},
+    new_mutex,
+    page::PAGE_SIZE,
     prelude::*,
-    str::CStr,
-    sync::Arc,
+    sync::{Arc, Mutex},
+    uaccess::UserSlice,
 };
 
-/// What the C entry points use while the module is loaded: the backend
-/// (with its probes).  Owned by the module object.
+/// Longest control command, its NUL excluded.
+const CONTROL_MAX: usize = 31;
+/// Most bytes of one bench run's TSV.
+const BENCH_TEXT_MAX: usize = 4 * PAGE_SIZE;
+
+/// What the C entry points use while the module is loaded.  Owned by the
+/// module object.
+#[pin_data]
 pub(crate) struct ModuleState {
-    /// The backend.
+    /// The backend (with its probes).
     pub(crate) backend: Arc<ActiveBackend>,
+    /// A bench run is going: a second run and readers of the result get
+    /// `EBUSY` until it ends.
+    bench_running: AtomicBool,
+    /// The last complete bench run's TSV (`bench` debugfs file).
+    #[pin]
+    bench_text: Mutex<KVec<u8>>,
+}
+
+impl ModuleState {
+    /// The state of a module running `backend`.
+    pub(crate) fn new(backend: Arc<ActiveBackend>) -> impl PinInit<Self> {
+        pin_init!(Self {
+            backend,
+            bench_running: AtomicBool::new(false),
+            bench_text <- new_mutex!(KVec::new(), "inode_addons::bench_text"),
+        })
+    }
+
+    /// Runs `bench ARGS`, keeping its TSV if it completes.  Process
+    /// context.
+    fn run_bench(&self, args: &str) -> Result {
+        if self.bench_running.swap(true, Ordering::Acquire) {
+            return Err(EBUSY);
+        }
+        let r = (|| {
+            let mut w = TextWriter {
+                buf: KVec::with_capacity(BENCH_TEXT_MAX, GFP_KERNEL)?,
+            };
+            bench::run::<ActiveBackend>(args, &mut w)?;
+            *self.bench_text.lock() = w.buf;
+            Ok(())
+        })();
+        self.bench_running.store(false, Ordering::Release);
+        r
+    }
+
+    /// Writes the last bench run's TSV; `EBUSY` while one runs.
+    fn show_bench(&self, w: &mut dyn Write) -> Result {
+        if self.bench_running.load(Ordering::Acquire) {
+            return Err(EBUSY);
+        }
+        let text = self.bench_text.lock();
+        // Bench output is ASCII (it is formatted by `bench.rs`).
+        let text = core::str::from_utf8(&text).map_err(|_| EIO)?;
+        w.write_str(text).map_err(fmt_err)
+    }
 }
 
 /// The module state the C entry points use, set while they are registered.
@@ -82,21 +140,20 @@ unsafe fn with_state<R>(f: impl FnOnce(&ModuleState) -> R) -> Option<R> {
     Some(f(state))
 }
 
-/// A `fmt::Write` into a C buffer (`None`: discard the text), failing when
-/// it is full.
-struct BufWriter<'a> {
-    buf: Option<&'a mut [u8]>,
-    len: usize,
+/// A `fmt::Write` into a vector, failing once its capacity is reached
+/// (never allocates).
+struct TextWriter {
+    buf: KVec<u8>,
 }
 
-impl Write for BufWriter<'_> {
+impl Write for TextWriter {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let Some(buf) = self.buf.as_deref_mut() else {
-            return Ok(());
-        };
-        let n = s.len().min(buf.len() - self.len);
-        buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
+        let room = self.buf.capacity() - self.buf.len();
+        let n = s.len().min(room);
+        // Within the capacity: no allocation.
+        self.buf
+            .extend_from_slice(&s.as_bytes()[..n], GFP_KERNEL)
+            .map_err(|_| fmt::Error)?;
         if n < s.len() {
             return Err(fmt::Error);
         }
@@ -104,43 +161,98 @@ impl Write for BufWriter<'_> {
     }
 }
 
-/// Runs `f` with a writer over `buf[..len]` (or a sink if `buf` is NULL).
-///
-/// # Safety
-///
-/// `buf` must be NULL or valid for writes of `len` bytes.
-unsafe fn with_buf(
-    buf: *mut c_char,
-    len: usize,
-    f: impl FnOnce(&mut dyn Write) -> Result,
-) -> CLong {
-    let slice = (!buf.is_null()).then(|| {
-        // SAFETY: by the caller.
-        unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), len) }
-    });
-    let mut w = BufWriter { buf: slice, len: 0 };
-    match f(&mut w) {
-        Ok(()) => w.len as CLong,
-        Err(e) => e.to_errno() as CLong,
-    }
-}
-
 fn fmt_err(_: fmt::Error) -> Error {
     ENOSPC
 }
 
+/// Sizes the embedded-layout estimate is computed from.
+struct Sizes {
+    /// `sizeof(struct inode)`.
+    inode_size: usize,
+    /// Bytes that moving `i_fsnotify_mask` and `i_fsnotify_marks` out of
+    /// `struct inode` frees (with the hole between them when adjacent).
+    fsnotify_span: usize,
+    /// Bytes `struct inode_addons *i_addons` takes.
+    ptr_size: usize,
+    /// `sizeof()` and kmalloc bucket of the proposed 3-field struct.
+    proposed_size: usize,
+    proposed_alloc: usize,
+    /// kmalloc bucket of this prototype's `struct inode_addons`.
+    prototype_alloc: usize,
+}
+
+/// The kmalloc bucket an object of `size` bytes takes.
+fn kmalloc_bucket(size: usize) -> usize {
+    // SAFETY: a pure computation on the kmalloc caches; no precondition.
+    unsafe { bindings::kmalloc_size_roundup(size) }
+}
+
+impl Sizes {
+    /// The series is applied: `struct inode` keeps no fsnotify pointer (the
+    /// mask of patch 0005 fills a hole), and the addons are the kernel's.
+    #[cfg(ia_backend_embedded)]
+    fn get() -> Self {
+        let size = size_of::<bindings::inode_addons>();
+        Self {
+            inode_size: size_of::<bindings::inode>(),
+            fsnotify_span: 0,
+            ptr_size: size_of::<*mut c_void>(),
+            proposed_size: size,
+            proposed_alloc: kmalloc_bucket(size),
+            prototype_alloc: kmalloc_bucket(size),
+        }
+    }
+
+    /// What moving the fsnotify fields out of `struct inode` frees: on
+    /// stock the mask, the hole after it and the marks pointer, which are
+    /// adjacent.  Where the mask sits in a hole of its own (stock-packed),
+    /// moving it out frees no byte, only the marks pointer does.
+    #[cfg(not(ia_backend_embedded))]
+    fn get() -> Self {
+        /// The struct of the proposal, for its size only.
+        #[repr(C)]
+        struct Proposed {
+            i_fsnotify_marks: *mut c_void,
+            i_bpf_storage: *mut c_void,
+            i_fsnotify_mask: u32,
+        }
+        let ptr = size_of::<*mut c_void>();
+        let mask = core::mem::offset_of!(bindings::inode, i_fsnotify_mask);
+        let marks = core::mem::offset_of!(bindings::inode, i_fsnotify_marks);
+        let fsnotify_span = if marks > mask && marks - mask <= ptr {
+            marks + ptr - mask
+        } else {
+            ptr
+        };
+        Self {
+            inode_size: size_of::<bindings::inode>(),
+            fsnotify_span,
+            ptr_size: ptr,
+            proposed_size: size_of::<Proposed>(),
+            proposed_alloc: kmalloc_bucket(size_of::<Proposed>()),
+            prototype_alloc: kmalloc_bucket(size_of::<crate::addons::InodeAddons>()),
+        }
+    }
+}
+
+/// Inodes allocated right now: the kernel's own counter (`nr_inodes`,
+/// summed per CPU by `get_nr_inodes()`), which is not exported, read where
+/// the kernel publishes it.  `None` if it cannot be read (no `/proc` in
+/// this namespace).  Process context.
+fn inodes_allocated() -> Option<u64> {
+    let mut buf = [0u8; 63];
+    let n = vfs::read_file(c_str!("/proc/sys/fs/inode-nr"), &mut buf).ok()?;
+    let text = core::str::from_utf8(&buf[..n]).ok()?;
+    text.split_ascii_whitespace().next()?.parse().ok()
+}
+
 fn write_stats(a: &ModuleState, w: &mut dyn Write) -> Result {
     let s = &STATS;
-    let mut sizes = ffi::IaSizes::default();
-    // SAFETY: `sizes` is valid for writes.
-    unsafe { ffi::ia_get_sizes(&mut sizes) };
-    // SAFETY: process context (debugfs read).
-    let alive = match unsafe { ffi::ia_count_inodes() } {
-        // Unreadable (no /proc in this namespace): inodes initialised
-        // minus destroyed since load is a lower bound.
-        n if n < 0 => s.inode_inits.get().saturating_sub(s.inode_destroys.get()),
-        n => n as u64,
-    };
+    let sizes = Sizes::get();
+    // Unreadable: inodes initialised minus destroyed since load is a lower
+    // bound.
+    let alive = inodes_allocated()
+        .unwrap_or_else(|| s.inode_inits.get().saturating_sub(s.inode_destroys.get()));
     let with_addons = a.backend.len() as u64;
     let allocated = s.allocated.get();
     let freed = s.freed.get();
@@ -192,73 +304,159 @@ fn write_stats(a: &ModuleState, w: &mut dyn Write) -> Result {
     .map_err(fmt_err)
 }
 
-fn enodev() -> CLong {
-    ENODEV.to_errno() as CLong
+/// Writes the self-check's result.  Process context.
+fn write_selfcheck(a: &ModuleState, w: &mut dyn Write) -> Result {
+    let r = selfcheck::run(&*a.backend)?;
+    (|| -> fmt::Result {
+        writeln!(w, "checked: {}", r.checked)?;
+        writeln!(w, "with_marks: {}", r.with_marks)?;
+        writeln!(w, "mismatches: {}", r.mismatches)
+    })()
+    .map_err(fmt_err)
 }
 
-/// Formats the stats (`stats` debugfs file).
+/// Runs `f` with the published state and the writer of the `seq_file` `m`:
+/// the body of a `show` callback.
 ///
 /// # Safety
 ///
-/// Called by the C glue while the entry points are registered; `buf` is
-/// valid for writes of `len` bytes.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn ia_rust_format_stats(buf: *mut c_char, len: c_ulong) -> CLong {
-    // SAFETY: a C entry point; `buf` as the caller guarantees.
-    unsafe { with_state(|a| with_buf(buf, len, |w| write_stats(a, w))) }.unwrap_or_else(enodev)
+/// A C entry point ([`with_state`]); `m` is the `seq_file` of the `show`
+/// callback that calls this, for the call.
+unsafe fn show(
+    m: *mut bindings::seq_file,
+    f: impl FnOnce(&ModuleState, &mut dyn Write) -> Result,
+) -> c_int {
+    // SAFETY: `m` as the caller guarantees.
+    let mut w = unsafe { SeqWriter::from_raw(m) };
+    // SAFETY: a C entry point (by the caller).
+    let r = unsafe { with_state(|a| f(a, &mut w)) }.unwrap_or(Err(ENODEV));
+    r.map_or_else(|e| e.to_errno(), |()| 0)
 }
 
-/// Runs a self-check (`selfcheck` debugfs file, `control` command).
+/// The `stats` debugfs file's `show`.
 ///
 /// # Safety
 ///
-/// Called by the C glue while the entry points are registered, in process
-/// context; `buf` is NULL or valid for writes of `len` bytes.
+/// Called by the C glue's `seq_file` `show` callback, while the entry
+/// points are registered, with its `seq_file`.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn ia_rust_selfcheck(buf: *mut c_char, len: c_ulong) -> CLong {
-    let run = |a: &ModuleState| {
-        // SAFETY: `buf` as the caller guarantees.
-        unsafe {
-            with_buf(buf, len, |w| {
-                let r = selfcheck::run(&*a.backend)?;
-                (|| -> fmt::Result {
-                    writeln!(w, "checked: {}", r.checked)?;
-                    writeln!(w, "with_marks: {}", r.with_marks)?;
-                    writeln!(w, "mismatches: {}", r.mismatches)
-                })()
-                .map_err(fmt_err)
-            })
+pub(crate) unsafe extern "C" fn ia_rust_stats_show(m: *mut bindings::seq_file) -> c_int {
+    // SAFETY: as the caller guarantees.
+    unsafe { show(m, write_stats) }
+}
+
+/// The `selfcheck` debugfs file's `show`: runs a self-check.
+///
+/// # Safety
+///
+/// As for [`ia_rust_stats_show`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ia_rust_selfcheck_show(m: *mut bindings::seq_file) -> c_int {
+    // SAFETY: as the caller guarantees.
+    unsafe { show(m, write_selfcheck) }
+}
+
+/// The `bench` debugfs file's `show`: the last run's TSV.
+///
+/// # Safety
+///
+/// As for [`ia_rust_stats_show`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ia_rust_bench_show(m: *mut bindings::seq_file) -> c_int {
+    // SAFETY: as the caller guarantees.
+    unsafe { show(m, |a, w| a.show_bench(w)) }
+}
+
+/// Whether `c` is white space for C's `isspace()`.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t'..=b'\r')
+}
+
+/// Runs the command `cmd` written to `control`.
+///
+/// `selfcheck` (the buffer is read as a C string, cut at its first NUL,
+/// and may end with one newline, as `sysfs_streq()`), or `bench [TRACKED
+/// [THREADS]]` (no NUL inside); anything else is `EINVAL`.
+fn control(a: &ModuleState, cmd: &[u8]) -> Result {
+    let cstr = cmd.split(|&b| b == 0).next().unwrap_or_default();
+    if cstr == b"selfcheck" || cstr == b"selfcheck\n" {
+        return selfcheck::run(&*a.backend).map(|_| ());
+    }
+    if let Some(args) = cmd.strip_prefix(b"bench") {
+        let separated = !matches!(args.first(), Some(&c) if !is_c_space(c));
+        if cstr.len() == cmd.len() && separated {
+            return a.run_bench(core::str::from_utf8(args).map_err(|_| EINVAL)?);
         }
-    };
-    // SAFETY: a C entry point.
-    unsafe { with_state(run) }.unwrap_or_else(enodev)
+    }
+    Err(EINVAL)
 }
 
-/// Fills `q` for `inode`, creating its addons if `create` (ioctl).
+/// A write to the `control` debugfs file: the bytes written, or an errno.
 ///
 /// # Safety
 ///
-/// Called by the C glue while the entry points are registered, in process
-/// context; `inode` is the inode of a file the caller holds a reference to
-/// for the call, `q` valid for reads and writes and not otherwise accessed
-/// during the call.
+/// Called by the C glue's `write` file operation while the entry points
+/// are registered, in process context, with its user buffer and count.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn ia_rust_query(
-    inode: *mut bindings::inode,
-    create: bool,
-    q: *mut ffi::IaQuery,
-) -> i32 {
-    // SAFETY: the caller keeps the file, hence its inode, for the call.
-    let Some(inode) = (unsafe { Inode::from_raw(inode) }) else {
-        return EINVAL.to_errno();
-    };
-    // SAFETY: valid and exclusive for the call (by the caller).
-    let q = unsafe { &mut *q };
-    // SAFETY: a C entry point.
-    unsafe { with_state(|a| query(a, inode, create, q)) }.unwrap_or_else(|| ENODEV.to_errno())
+pub(crate) unsafe extern "C" fn ia_rust_control_write(ubuf: *const c_char, count: usize) -> c_long {
+    if count == 0 || count > CONTROL_MAX {
+        return EINVAL.to_errno() as c_long;
+    }
+    let mut buf = [0u8; CONTROL_MAX];
+    let cmd = &mut buf[..count];
+    if let Err(e) = UserSlice::new(ubuf as usize, count)
+        .reader()
+        .read_slice(cmd)
+    {
+        return e.to_errno() as c_long;
+    }
+    // SAFETY: a C entry point (by the caller).
+    match unsafe { with_state(|a| control(a, cmd)) }.unwrap_or(Err(ENODEV)) {
+        Ok(()) => count as c_long,
+        Err(e) => e.to_errno() as c_long,
+    }
 }
 
-fn query(a: &ModuleState, inode: &Inode, create: bool, q: &mut ffi::IaQuery) -> i32 {
+/// `IA_IOC_QUERY` on the misc device: fills the `struct ia_query` at `arg`
+/// for the inode of its `fd`, creating its addons if asked.
+fn ioctl_query(a: &ModuleState, arg: usize) -> Result {
+    let (mut reader, mut writer) = UserSlice::new(arg, size_of::<IaQuery>()).reader_writer();
+    let mut q: IaQuery = reader.read()?;
+    if q.flags & !ffi::QUERY_CREATE != 0 {
+        return Err(EINVAL);
+    }
+    let file = FileRef::get(q.fd).ok_or(EBADF)?;
+    let inode = file.inode().ok_or(EBADF)?;
+    // Only inodes a user can watch and name: files and directories.
+    if !inode.is_reg_or_dir() {
+        return Err(EINVAL);
+    }
+    query(a, inode, q.flags & ffi::QUERY_CREATE != 0, &mut q)?;
+    drop(file);
+    writer.write(&q)
+}
+
+/// The misc device's `unlocked_ioctl` (and, through `compat_ptr_ioctl()`,
+/// `compat_ioctl`): `ENOTTY` for any command but `IA_IOC_QUERY`.
+///
+/// # Safety
+///
+/// Called by the C glue's file operation while the entry points are
+/// registered (an open device file pins the module), in process context,
+/// with the command and its (user pointer) argument.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ia_rust_ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
+    if cmd != ffi::IOC_QUERY {
+        return ENOTTY.to_errno() as c_long;
+    }
+    // SAFETY: a C entry point (by the caller).
+    match unsafe { with_state(|a| ioctl_query(a, arg)) }.unwrap_or(Err(ENODEV)) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+fn query(a: &ModuleState, inode: &Inode, create: bool, q: &mut IaQuery) -> Result {
     let real = inode.fsnotify_state();
     q.ino = inode.ino();
     q.real_mask = real.mask;
@@ -271,18 +469,14 @@ fn query(a: &ModuleState, inode: &Inode, create: bool, q: &mut ffi::IaQuery) -> 
         q.shadow_has_marks = shadow.is_some_and(|s| s.has_marks) as u32;
     };
     if create {
-        match a
-            .backend
+        a.backend
             .get_or_create(inode, AllocCtx::Sleepable, |ad, created| {
                 fill(Some(ad), created)
-            }) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+            })
     } else {
         let guard = RcuGuard::new();
         fill(a.backend.lookup(inode, &guard), false);
-        0
+        Ok(())
     }
 }
 
@@ -292,8 +486,8 @@ fn query(a: &ModuleState, inode: &Inode, create: bool, q: &mut ffi::IaQuery) -> 
 ///
 /// Called by the kfunc while the entry points are registered (a loaded BPF
 /// program pins the module); `inode` is NULL or an inode the program's
-/// traced function keeps allocated for the call (see the kfunc comment in
-/// `ia_glue.c`).
+/// traced function keeps allocated for the call (module/README.md,
+/// "Interfaces").
 #[no_mangle]
 pub(crate) unsafe extern "C" fn ia_rust_get_or_create_atomic(
     inode: *mut bindings::inode,
@@ -338,7 +532,8 @@ pub(crate) unsafe extern "C" fn ia_rust_shadow_mask(inode: *mut bindings::inode)
     unsafe { with_state(mask) }.unwrap_or(0)
 }
 
-/// `bpf_inode_addons_scratch()`.
+/// `bpf_inode_addons_scratch()`: NULL unless `0 < size <=` the scratch
+/// area's size.
 ///
 /// # Safety
 ///
@@ -346,7 +541,13 @@ pub(crate) unsafe extern "C" fn ia_rust_shadow_mask(inode: *mut bindings::inode)
 /// (the kfunc is not available to sleepable programs), which keeps the
 /// returned area alive while the program runs.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn ia_rust_scratch(inode: *mut bindings::inode) -> *mut u64 {
+pub(crate) unsafe extern "C" fn ia_rust_scratch(
+    inode: *mut bindings::inode,
+    size: c_int,
+) -> *mut u8 {
+    if size <= 0 || size as usize > ffi::SCRATCH_WORDS * size_of::<u64>() {
+        return null_mut();
+    }
     // SAFETY: allocated for the call (by the caller).
     let Some(inode) = (unsafe { Inode::from_raw(inode) }) else {
         return null_mut();
@@ -357,36 +558,5 @@ pub(crate) unsafe extern "C" fn ia_rust_scratch(inode: *mut bindings::inode) -> 
         return null_mut();
     };
     // SAFETY: a C entry point.
-    unsafe { with_state(|a| a.backend.scratch(inode)) }.unwrap_or(null_mut())
-}
-
-/// Runs `bench ARGS` (`control` write), writing the TSV into `buf`.
-///
-/// # Safety
-///
-/// Called by the C glue while the entry points are registered, in process
-/// context, serialising runs (`EBUSY` for a second one); `args` is a
-/// NUL-terminated string and `buf` valid for writes of `len` bytes.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn ia_rust_bench(
-    args: *const c_char,
-    buf: *mut c_char,
-    len: c_ulong,
-) -> CLong {
-    // SAFETY: NUL-terminated (by the caller).
-    let args = unsafe { CStr::from_char_ptr(args) };
-    let Ok(args) = args.to_str() else {
-        return EINVAL.to_errno() as CLong;
-    };
-    // SAFETY: `buf` as the caller guarantees; the bench needs no module
-    // state (its targets are private), only the published window.
-    unsafe { with_state(|_| with_buf(buf, len, |w| bench::run::<ActiveBackend>(args, w))) }
-        .unwrap_or_else(enodev)
-}
-
-/// Counts a microbenchmark addons object freed by the C glue (embedded
-/// backend: `ia_bench_addons_release()`).
-#[no_mangle]
-pub(crate) extern "C" fn ia_rust_bench_addons_freed() {
-    STATS.bench_freed.inc();
+    unsafe { with_state(|a| a.backend.scratch(inode)) }.map_or(null_mut(), |p| p.cast())
 }

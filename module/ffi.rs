@@ -8,18 +8,19 @@
 //! (`rhashtable.rs`, `kprobe.rs`, `rcu.rs`, `inode.rs`) call these.
 
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
+use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use kernel::types::{AsBytes, FromBytes};
 
 /// Words of BPF scratch space per inode (`IA_SCRATCH_WORDS`).
 pub(crate) const SCRATCH_WORDS: usize = 4;
 
-/// `struct ia_kprobe` (opaque).
+/// `struct ia_kprobe` (opaque; `ia_kprobe_size` bytes).
 #[repr(C)]
 pub(crate) struct IaKprobe {
     _opaque: [u8; 0],
 }
 
-/// `struct ia_kretprobe` (opaque).
+/// `struct ia_kretprobe` (opaque; `ia_kretprobe_size` bytes).
 #[repr(C)]
 pub(crate) struct IaKretprobe {
     _opaque: [u8; 0],
@@ -31,42 +32,25 @@ pub(crate) struct FsnotifyMark {
     _opaque: [u8; 0],
 }
 
-/// `struct fsnotify_mark_connector` (opaque).
-#[repr(C)]
-pub(crate) struct FsnotifyConnector {
-    _opaque: [u8; 0],
-}
-
-/// `struct ia_layout`.
+/// `struct ia_layout`: `struct inode_addons` as C lays it out.
 #[repr(C)]
 #[derive(Default, PartialEq, Eq, Debug)]
 pub(crate) struct IaLayout {
     pub(crate) size: u32,
-    pub(crate) off_marks: u32,
-    pub(crate) off_storage: u32,
-    pub(crate) off_mask: u32,
-    pub(crate) off_flags: u32,
-    pub(crate) off_inode: u32,
-    pub(crate) off_node: u32,
-    pub(crate) off_rcu: u32,
-    pub(crate) off_scratch: u32,
-}
-
-/// `struct ia_sizes`.
-#[repr(C)]
-#[derive(Default)]
-pub(crate) struct IaSizes {
-    pub(crate) inode_size: u32,
-    pub(crate) fsnotify_span: u32,
-    pub(crate) ptr_size: u32,
-    pub(crate) proposed_size: u32,
-    pub(crate) proposed_alloc: u32,
-    pub(crate) prototype_alloc: u32,
+    pub(crate) off_i_fsnotify_marks: u32,
+    pub(crate) off_i_bpf_storage: u32,
+    pub(crate) off_i_fsnotify_mask: u32,
+    pub(crate) off_ia_flags: u32,
+    pub(crate) off_ia_inode: u32,
+    pub(crate) off_ia_node: u32,
+    pub(crate) off_ia_rcu: u32,
+    pub(crate) off_ia_scratch: u32,
 }
 
 /// `struct ia_query`, the ioctl argument (`ia_uapi.h`, the definition;
 /// checked against it at load, [`IaQuery::check_layout`]).
 #[repr(C)]
+#[derive(Clone, Copy, Default)]
 pub(crate) struct IaQuery {
     pub(crate) fd: i32,
     pub(crate) flags: u32,
@@ -79,7 +63,21 @@ pub(crate) struct IaQuery {
     pub(crate) real_has_marks: u32,
 }
 
-/// `struct ia_query_layout`.
+// SAFETY: integers only, without padding (4 + 4 + 8 + 6 * 4 bytes, every
+// field at a multiple of its alignment; checked against C at load): every
+// byte pattern is a valid value.
+unsafe impl FromBytes for IaQuery {}
+// SAFETY: integers only, without padding (see `FromBytes`): no byte is
+// uninitialised.
+unsafe impl AsBytes for IaQuery {}
+
+/// `IA_QUERY_CREATE`.
+pub(crate) const QUERY_CREATE: u32 = 0x1;
+/// `IA_IOC_QUERY`: `_IOWR(0xa1, 1, struct ia_query)`.
+pub(crate) const IOC_QUERY: u32 = kernel::ioctl::_IOWR::<IaQuery>(0xa1, 1);
+
+/// `struct ia_query_layout`: `struct ia_query` and its ioctl constants as
+/// C sees them.
 #[repr(C)]
 #[derive(Default, PartialEq, Eq, Debug)]
 pub(crate) struct IaQueryLayout {
@@ -93,23 +91,25 @@ pub(crate) struct IaQueryLayout {
     pub(crate) off_real_mask: u32,
     pub(crate) off_shadow_has_marks: u32,
     pub(crate) off_real_has_marks: u32,
+    pub(crate) ioc_query: u32,
+    pub(crate) query_create: u32,
 }
 
 /// Compares the layout of a `#[repr(C)]` Rust type with its C definition,
-/// as C's `$get()` reports it in `$layout` (`size`, then one offset per
-/// listed field).  A mismatch fails the load (`EINVAL`) instead of
-/// corrupting memory.
+/// as C's constant `$c` reports it (`size`, one offset per listed field,
+/// then `$extra` fields compared as given).  A mismatch fails the load
+/// (`EINVAL`) instead of corrupting memory.
 macro_rules! check_layout {
-    ($ty:ty, $c_name:literal, $layout:ident, $get:ident,
-     { $($off:ident: $field:ident),* $(,)? }) => {{
-        let mut c = $crate::ffi::$layout::default();
-        // SAFETY: `c` is valid for writes.
-        unsafe { $crate::ffi::$get(&mut c) };
+    ($ty:ty, $c_name:literal, $layout:ident, $c:ident,
+     { $($off:ident: $field:ident),* $(,)? } $(, $extra:ident: $val:expr)*) => {{
+        // SAFETY: an immutable C object, initialised at build time.
+        let c = unsafe { &$crate::ffi::$c };
         let rust = $crate::ffi::$layout {
             size: ::core::mem::size_of::<$ty>() as u32,
             $($off: ::core::mem::offset_of!($ty, $field) as u32,)*
+            $($extra: $val,)*
         };
-        if c == rust {
+        if *c == rust {
             Ok(())
         } else {
             ::kernel::pr_err!("struct {} differs between C and Rust\n", $c_name);
@@ -123,9 +123,10 @@ macro_rules! check_layout {
 pub(crate) use check_layout;
 
 impl IaQuery {
-    /// Checks that C's `struct ia_query` has this type's layout.
+    /// Checks that C's `struct ia_query` and ioctl constants are this
+    /// type's layout and [`IOC_QUERY`], [`QUERY_CREATE`].
     pub(crate) fn check_layout() -> kernel::error::Result {
-        check_layout!(Self, "ia_query", IaQueryLayout, ia_get_query_layout, {
+        check_layout!(Self, "ia_query", IaQueryLayout, ia_query_layout, {
             off_fd: fd,
             off_flags: flags,
             off_ino: ino,
@@ -135,7 +136,7 @@ impl IaQuery {
             off_real_mask: real_mask,
             off_shadow_has_marks: shadow_has_marks,
             off_real_has_marks: real_has_marks,
-        })
+        }, ioc_query: IOC_QUERY, query_create: QUERY_CREATE)
     }
 }
 
@@ -148,24 +149,18 @@ pub(crate) type KretEntryFn = unsafe extern "C" fn(
 pub(crate) type KretRetFn =
     unsafe extern "C" fn(ctx: *const c_void, regs: *mut bindings::pt_regs, data: c_ulong);
 
-/// `ia_walk_fn`.
-#[cfg(ia_backend_embedded)]
-pub(crate) type IaWalkFn =
-    unsafe extern "C" fn(inode: *mut bindings::inode, addons: *mut c_void, arg: *mut c_void);
-
 // `struct inode` embeds types bindgen leaves empty; only pointers to it
 // cross the boundary, so its FFI-safety by value does not matter.
 #[allow(improper_ctypes)]
 extern "C" {
+    pub(crate) static ia_query_layout: IaQueryLayout;
+    #[cfg(not(ia_backend_embedded))]
+    pub(crate) static ia_layout: IaLayout;
+
     pub(crate) fn ia_rht_init(
         ht: *mut bindings::rhashtable,
         p: *const bindings::rhashtable_params,
     ) -> c_int;
-    pub(crate) fn ia_rht_free_and_destroy(
-        ht: *mut bindings::rhashtable,
-        free_fn: Option<unsafe extern "C" fn(ptr: *mut c_void, arg: *mut c_void)>,
-        arg: *mut c_void,
-    );
     pub(crate) fn ia_rht_lookup(
         ht: *mut bindings::rhashtable,
         key: *const c_void,
@@ -181,92 +176,74 @@ extern "C" {
         obj: *mut bindings::rhash_head,
         p: *const bindings::rhashtable_params,
     ) -> c_int;
-    pub(crate) fn ia_rht_walk(
-        ht: *mut bindings::rhashtable,
-        f: Option<unsafe extern "C" fn(obj: *mut c_void, arg: *mut c_void)>,
-        arg: *mut c_void,
-    ) -> c_int;
 
     pub(crate) fn ia_rcu_read_lock();
     pub(crate) fn ia_rcu_read_unlock();
+    pub(crate) fn ia_in_task() -> bool;
+    pub(crate) fn ia_cond_resched();
+    pub(crate) fn ia_fatal_signal_pending() -> bool;
+    pub(crate) fn ia_spin_lock_init(lock: *mut bindings::spinlock_t);
+    pub(crate) fn ia_inode_trylock(inode: *mut bindings::inode) -> bool;
+    pub(crate) fn ia_init_completion(c: *mut bindings::completion);
+    pub(crate) fn ia_busy_inc() -> c_int;
+    pub(crate) fn ia_busy_dec();
 
+    pub(crate) static ia_kprobe_size: usize;
+    pub(crate) static ia_kretprobe_size: usize;
     pub(crate) fn ia_kprobe_register(
+        p: *mut IaKprobe,
         symbol: *const c_char,
         pre: Option<KprobeFn>,
         ctx: *const c_void,
-        out: *mut *mut IaKprobe,
     ) -> c_int;
     pub(crate) fn ia_kprobe_unregister(p: *mut IaKprobe);
     pub(crate) fn ia_kretprobe_register(
+        p: *mut IaKretprobe,
         symbol: *const c_char,
         entry: Option<KretEntryFn>,
         ret: Option<KretRetFn>,
         ctx: *const c_void,
         maxactive: c_int,
-        out: *mut *mut IaKretprobe,
     ) -> c_int;
     pub(crate) fn ia_kretprobe_unregister(p: *mut IaKretprobe);
     pub(crate) fn ia_kretprobe_nmissed(p: *mut IaKretprobe) -> c_int;
     pub(crate) fn ia_regs_arg(regs: *mut bindings::pt_regs, n: c_uint) -> c_ulong;
     pub(crate) fn ia_regs_ret(regs: *mut bindings::pt_regs) -> c_ulong;
 
-    pub(crate) fn ia_inode_lock_if_live(inode: *mut bindings::inode, spin: bool) -> c_int;
-    pub(crate) fn ia_inode_unlock(inode: *mut bindings::inode);
     pub(crate) fn ia_inode_fsnotify_mask(inode: *mut bindings::inode) -> u32;
     pub(crate) fn ia_inode_fsnotify_marks(inode: *mut bindings::inode) -> *mut c_void;
-    pub(crate) fn ia_conn_inode(conn: *mut FsnotifyConnector) -> *mut bindings::inode;
-    pub(crate) fn ia_mark_inode(mark: *mut FsnotifyMark) -> *mut bindings::inode;
-    pub(crate) fn ia_in_task() -> bool;
-    pub(crate) fn ia_busy_enter();
-    pub(crate) fn ia_busy_try_enter() -> bool;
-    pub(crate) fn ia_busy_exit();
-    pub(crate) fn ia_shadow_lock() -> c_ulong;
-    pub(crate) fn ia_shadow_unlock(flags: c_ulong);
-    pub(crate) fn ia_count_inodes() -> i64;
-    pub(crate) fn ia_get_sizes(s: *mut IaSizes);
-    pub(crate) fn ia_get_layout(l: *mut IaLayout);
-    pub(crate) fn ia_get_query_layout(l: *mut IaQueryLayout);
+    pub(crate) fn ia_mark_connector(
+        mark: *mut FsnotifyMark,
+    ) -> *mut bindings::fsnotify_mark_connector;
+    pub(crate) fn ia_conn_inode(
+        conn: *mut bindings::fsnotify_mark_connector,
+    ) -> *mut bindings::inode;
 
     pub(crate) fn ia_control_register() -> c_int;
     pub(crate) fn ia_control_unregister();
-    /// Frees what `ia_walk_inodes()` needs (after the last walk).
-    pub(crate) fn ia_walk_release();
     pub(crate) fn ia_kfuncs_register() -> c_int;
 }
 
-/// A bench kthread's body (`ia_bench_fn`).
-pub(crate) type BenchFn = unsafe extern "C" fn(arg: *const c_void, idx: c_uint) -> c_int;
-/// Asks a bench's kthreads to stop (`ia_bench_stop_fn`).
-pub(crate) type BenchStopFn = unsafe extern "C" fn(arg: *const c_void);
-
-// The microbenchmark's helpers (`ia_glue.c`).
-#[allow(improper_ctypes)]
+// Real kernel functions that 6.12's bindings leave out (`rhashtable.h` is
+// not in `bindings_helper.h`).
 extern "C" {
-    pub(crate) fn ia_cond_resched();
-    pub(crate) fn ia_fatal_signal_pending() -> bool;
-    pub(crate) fn ia_bench_inodes_alloc(n: usize) -> *mut bindings::inode;
-    pub(crate) fn ia_bench_run_threads(
-        n: c_uint,
-        fn_: Option<BenchFn>,
-        stop: Option<BenchStopFn>,
-        arg: *const c_void,
-    ) -> c_int;
+    pub(crate) fn rhashtable_free_and_destroy(
+        ht: *mut bindings::rhashtable,
+        free_fn: Option<unsafe extern "C" fn(ptr: *mut c_void, arg: *mut c_void)>,
+        arg: *mut c_void,
+    );
+    pub(crate) fn rhashtable_walk_enter(
+        ht: *mut bindings::rhashtable,
+        iter: *mut bindings::rhashtable_iter,
+    );
+    pub(crate) fn rhashtable_walk_exit(iter: *mut bindings::rhashtable_iter);
+    pub(crate) fn rhashtable_walk_start_check(iter: *mut bindings::rhashtable_iter) -> c_int;
+    pub(crate) fn rhashtable_walk_next(iter: *mut bindings::rhashtable_iter) -> *mut c_void;
+    pub(crate) fn rhashtable_walk_stop(iter: *mut bindings::rhashtable_iter);
 }
 
-/// Keeps `c_long` in use for the exported `ia_rust_*` functions' signatures.
-pub(crate) type CLong = c_long;
-
-// The embedded backend's helpers (`ia_glue.c`, `CONFIG_INODE_ADDONS` only).
+// The embedded backend's helper (`ia_glue.c`, `CONFIG_INODE_ADDONS` only).
 #[cfg(ia_backend_embedded)]
-#[allow(improper_ctypes)]
 extern "C" {
-    pub(crate) fn ia_addons_get(inode: *mut bindings::inode) -> *mut c_void;
-    pub(crate) fn ia_addons_alloc(inode: *mut bindings::inode, gfp: u32) -> *mut c_void;
-    pub(crate) fn ia_inode_closed(inode: *mut bindings::inode) -> bool;
-    pub(crate) fn ia_addons_fsnotify_mask(inode: *mut bindings::inode, a: *mut c_void) -> u32;
-    pub(crate) fn ia_addons_fsnotify_marks(a: *mut c_void) -> *mut c_void;
-    pub(crate) fn ia_create_lock();
-    pub(crate) fn ia_create_unlock();
-    pub(crate) fn ia_walk_inodes(fn_: Option<IaWalkFn>, arg: *mut c_void) -> c_int;
-    pub(crate) fn ia_bench_addons_release(inode: *mut bindings::inode, now: bool);
+    pub(crate) fn ia_is_slab_object(p: *const c_void) -> bool;
 }

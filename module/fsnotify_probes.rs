@@ -26,7 +26,7 @@
 
 use crate::{
     ffi,
-    inode::Inode,
+    inode::{connector_inode, mark_inode, Inode},
     kprobe::{Kretprobe, KretprobeHandler, Regs},
 };
 use kernel::{c_str, prelude::*, sync::Arc};
@@ -71,7 +71,7 @@ impl<T: ShadowTarget> KretprobeHandler for AttachHandler<T> {
         // the just attached mark, so `mark` and its connector are valid, and
         // the connector keeps its inode allocated until the function
         // returns, which is after this handler: the borrow ends with it.
-        let inode = unsafe { Inode::from_raw(ffi::ia_mark_inode(mark as *mut ffi::FsnotifyMark)) };
+        let inode = unsafe { Inode::from_raw(mark_inode(mark as *mut ffi::FsnotifyMark)) };
         if let Some(inode) = inode {
             self.target.attach(inode);
         }
@@ -87,7 +87,7 @@ impl<T: ShadowTarget> KretprobeHandler for RecalcHandler<T> {
         // void fsnotify_recalc_mask(struct fsnotify_mark_connector *conn)
         // SAFETY: the caller keeps `conn` and its object alive for the call
         // (see the function's comment in fs/notify/mark.c).
-        let inode = unsafe { ffi::ia_conn_inode(regs.arg(0) as *mut ffi::FsnotifyConnector) };
+        let inode = unsafe { connector_inode(regs.arg(0) as *mut _) };
         (!inode.is_null()).then_some(inode as usize)
     }
 
@@ -112,7 +112,7 @@ impl<T: ShadowTarget> KretprobeHandler for DetachHandler<T> {
         // SAFETY: the caller owns a reference to `mark`; while it is not
         // dropped the mark stays on its connector's list, so the connector
         // is attached and its object allocated.
-        let inode = unsafe { ffi::ia_mark_inode(regs.arg(0) as *mut ffi::FsnotifyMark) };
+        let inode = unsafe { mark_inode(regs.arg(0) as *mut ffi::FsnotifyMark) };
         (!inode.is_null()).then_some(inode as usize)
     }
 

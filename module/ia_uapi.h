@@ -3,7 +3,7 @@
  * inode_addons: the userspace ABI of /dev/inode_addons.
  *
  * The one definition of struct ia_query: module/ffi.rs's IaQuery is checked
- * against it when the module loads (ia_get_query_layout()), and
+ * against it when the module loads (ia_query_layout in ia_glue.c), and
  * userspace-test generates its Query from this file when it is built
  * (userspace-test/build.rs).  Fields are __u32/__s32/__u64 only, one per
  * line, each with a trailing comment: the generator relies on that.

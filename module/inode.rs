@@ -12,8 +12,17 @@
 //! never an `&Inode`.
 
 use crate::{ffi, recursion::Busy};
-use core::ptr::NonNull;
-use kernel::{bindings, error::to_result, ffi::c_void, prelude::*, types::Opaque};
+use core::ptr::{addr_of, addr_of_mut, NonNull};
+use kernel::{
+    alloc::{
+        flags::{__GFP_NOWARN, GFP_KERNEL},
+        KVVec,
+    },
+    bindings,
+    ffi::c_void,
+    prelude::*,
+    types::Opaque,
+};
 
 /// A `struct inode`.
 ///
@@ -69,24 +78,79 @@ impl Inode {
     /// Takes `i_lock` if addons may be attached to the inode: it is on its
     /// super block's inode list and not being torn down (`I_FREEING`,
     /// `I_WILL_FREE`); otherwise `ENOENT`.  With `spin == false` never
-    /// waits for the lock and fails with `EBUSY` when it is contended.
+    /// waits for the lock and fails with `EBUSY` when it is contended (BPF
+    /// program context, where the interrupted code may hold it).
     ///
     /// Such an inode is destroyed only through `evict()`, which sets
     /// `I_FREEING` under `i_lock` before `__destroy_inode()`: whatever is
-    /// attached under the guard is seen by the destruction.
+    /// attached under the guard is seen by the destruction.  An inode on no
+    /// list is being set up or was never set up (the loser of
+    /// `inode_insert5()`, a failed `inode_init_always()`): it may be
+    /// destroyed without `I_FREEING`, even without `__destroy_inode()`, so
+    /// nothing may be attached to it.  `i_sb_list` is tested under
+    /// `i_lock`, not `s_inode_list_lock`: an inode leaves the list only
+    /// after `I_FREEING`, so "listed and not freeing" under `i_lock` stays
+    /// true until the lock is dropped; a racing addition makes this fail,
+    /// which is harmless.
     ///
     /// The lock is held in a [`Busy`] section: BPF kfuncs called by a
     /// program attached inside it fail.
     pub(crate) fn lock_if_live(&self, spin: bool) -> Result<InodeLockGuard<'_>> {
         let busy = Busy::enter();
-        // SAFETY: the inode is allocated (type invariant) and its `i_lock`
-        // is initialised (slab constructor).
-        to_result(unsafe { ffi::ia_inode_lock_if_live(self.as_ptr(), spin) })?;
-        // INVARIANT: the lock is held.
-        Ok(InodeLockGuard {
+        // SAFETY: the inode is allocated (type invariant), so is its field.
+        let lock = unsafe { addr_of_mut!((*self.as_ptr()).i_lock) };
+        let locked = if spin {
+            // SAFETY: `i_lock` is initialised (slab constructor, or
+            // `SynthInodes::new`); released by the guard below.
+            unsafe { bindings::spin_lock(lock) };
+            true
+        } else {
+            // SAFETY: as above; on success released by the guard below.
+            // A C function of its own, so that a test can attach a BPF
+            // program inside the section (`tests/lifetime_bpf_recursion.rs`).
+            unsafe { ffi::ia_inode_trylock(self.as_ptr()) }
+        };
+        if !locked {
+            return Err(EBUSY);
+        }
+        // INVARIANT: the lock is held; if the inode turns out not to be
+        // live, dropping the guard releases it.
+        let guard = InodeLockGuard {
             inode: self,
             _busy: busy,
-        })
+        };
+        let freeing = bindings::I_FREEING | bindings::I_WILL_FREE;
+        // SAFETY: the inode is allocated; `i_state` and `i_sb_list` change
+        // under `i_lock` (held) or, for the list, only after `I_FREEING`.
+        let (state, listed) = unsafe {
+            let list = addr_of_mut!((*self.as_ptr()).i_sb_list);
+            (
+                addr_of!((*self.as_ptr()).i_state).read_volatile(),
+                addr_of!((*list).next).read_volatile() != list,
+            )
+        };
+        if state & freeing != 0 || !listed {
+            return Err(ENOENT);
+        }
+        Ok(guard)
+    }
+
+    /// Whether the inode is being torn down (`I_FREEING`, `I_WILL_FREE`),
+    /// read now without `i_lock`.
+    #[cfg_attr(not(ia_backend_embedded), allow(dead_code))]
+    pub(crate) fn is_freeing(&self) -> bool {
+        // SAFETY: the inode is allocated (type invariant); a racy read of a
+        // word, as `READ_ONCE()`.
+        let state = unsafe { addr_of!((*self.as_ptr()).i_state).read_volatile() };
+        state & (bindings::I_FREEING | bindings::I_WILL_FREE) != 0
+    }
+
+    /// Whether the inode is a regular file or a directory.
+    pub(crate) fn is_reg_or_dir(&self) -> bool {
+        // SAFETY: the inode is allocated (type invariant); `i_mode` does not
+        // change once the inode is visible.
+        let fmt = u32::from(unsafe { (*self.as_ptr()).i_mode }) & bindings::S_IFMT;
+        fmt == bindings::S_IFREG || fmt == bindings::S_IFDIR
     }
 
     /// The real fsnotify state, read now.
@@ -140,64 +204,220 @@ pub(crate) struct InodeLockGuard<'a> {
 impl Drop for InodeLockGuard<'_> {
     fn drop(&mut self) {
         // SAFETY: the lock is held (type invariant).
-        unsafe { ffi::ia_inode_unlock(self.inode.as_ptr()) };
+        unsafe { bindings::spin_unlock(addr_of_mut!((*self.inode.as_ptr()).i_lock)) };
     }
 }
 
 /// The microbenchmark's synthetic inodes: zeroed `struct inode`s with
-/// `i_lock` initialised, in one `kvcalloc()`ed array that nothing outside
+/// `i_lock` initialised, in one `kvmalloc()`ed array that nothing outside
 /// the benchmark ever sees.
 ///
 /// They are not real inodes: only the fields the backends' bench paths use
-/// are meaningful (`i_lock`, `i_state`, `i_sb_list`, `i_addons`).
+/// are meaningful (`i_lock`, `i_state`, `i_sb_list`, `i_addons`).  They are
+/// never handed to any other kernel function: the side table only hashes
+/// their address and takes `i_lock`, the embedded path reads `i_state` and
+/// reads or `cmpxchg()`es `i_addons`.  Their zeroed `i_sb_list` is not an
+/// empty list head, so [`Inode::lock_if_live`] takes them for inodes on
+/// their super block's list.
 ///
 /// # Invariants
 ///
-/// `base` points to `n >= 1` such objects, freed only in `drop`.
+/// `inodes` holds at least one such object; it never grows, so the objects
+/// stay in place until `drop`.
 pub(crate) struct SynthInodes {
-    base: NonNull<bindings::inode>,
-    n: usize,
+    inodes: KVVec<Opaque<bindings::inode>>,
 }
 
-// SAFETY: the array is only freed in `drop`; the objects are shared with
-// bench threads, which only use them through the backends' synchronised
-// paths (`i_lock`, atomic `i_addons`, the table's locks).
+// SAFETY: the objects are shared with bench threads, which only use them
+// through the backends' synchronised paths (`i_lock`, atomic `i_addons`, the
+// table's locks).
 unsafe impl Send for SynthInodes {}
 // SAFETY: see `Send`.
 unsafe impl Sync for SynthInodes {}
 
 impl SynthInodes {
     /// `n` synthetic inodes, or `None` if they cannot be allocated.
+    /// Process context (may sleep).
     pub(crate) fn new(n: usize) -> Option<Self> {
         if n == 0 {
             return None;
         }
-        // SAFETY: process context (may sleep).
-        let p = unsafe { ffi::ia_bench_inodes_alloc(n) };
-        // INVARIANT: a non-NULL result points to `n` initialised objects.
-        NonNull::new(p).map(|base| Self { base, n })
+        let mut inodes: KVVec<Opaque<bindings::inode>> =
+            KVVec::with_capacity(n, GFP_KERNEL | __GFP_NOWARN).ok()?;
+        let spare = inodes.spare_capacity_mut();
+        // SAFETY: `spare` is valid for writes of `capacity >= n` objects.
+        unsafe { core::ptr::write_bytes(spare.as_mut_ptr(), 0, n) };
+        // SAFETY: the first `n` objects are initialised (zeroed: any byte
+        // pattern is a valid `Opaque`).
+        unsafe { inodes.set_len(n) };
+        for (i, inode) in inodes.iter().enumerate() {
+            // SAFETY: a zeroed `struct inode` in place (it never moves: the
+            // vector never grows), not yet shared.
+            unsafe { ffi::ia_spin_lock_init(addr_of_mut!((*inode.get()).i_lock)) };
+            if i % 4096 == 4095 {
+                crate::kthread::cond_resched();
+            }
+        }
+        // INVARIANT: `n >= 1` initialised objects.
+        Some(Self { inodes })
     }
 
     /// The `i`th synthetic inode (the last one if `i >= n`), borrowed from
     /// the array.
     pub(crate) fn get(&self, i: usize) -> &Inode {
-        let i = i.min(self.n - 1);
-        // SAFETY: `i < n`, so the object is in the array (type invariant),
-        // which lives as long as `self`.
-        unsafe { &*self.base.as_ptr().add(i).cast::<Inode>() }
+        let i = i.min(self.inodes.len() - 1);
+        // SAFETY: an object of the array (type invariant), which lives and
+        // stays in place as long as `self`.
+        unsafe { &*self.inodes[i].get().cast::<Inode>() }
     }
 
     /// Every synthetic inode, borrowed from the array.
     #[cfg_attr(not(ia_backend_embedded), allow(dead_code))]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Inode> + '_ {
-        (0..self.n).map(|i| self.get(i))
+        (0..self.inodes.len()).map(|i| self.get(i))
     }
 }
 
-impl Drop for SynthInodes {
-    fn drop(&mut self) {
-        // SAFETY: allocated by `ia_bench_inodes_alloc()` (type invariant);
-        // every borrow of the array has ended.
-        unsafe { bindings::kvfree(self.base.as_ptr().cast()) };
+/// The inode the fsnotify mark connector `conn` is attached to; NULL if
+/// `conn` is NULL or attached to another kind of object.
+///
+/// # Safety
+///
+/// `conn` is NULL or a connector kept allocated for the call.
+#[cfg(not(ia_backend_embedded))]
+pub(crate) unsafe fn connector_inode(
+    conn: *mut bindings::fsnotify_mark_connector,
+) -> *mut bindings::inode {
+    if conn.is_null() {
+        return core::ptr::null_mut();
     }
+    // SAFETY: a live connector (by the caller); its type and object are
+    // read with `READ_ONCE()`.
+    unsafe { ffi::ia_conn_inode(conn) }
+}
+
+/// The inode the fsnotify mark `mark` is attached to, through its
+/// connector; NULL if it has none or it is not an inode's.
+///
+/// # Safety
+///
+/// `mark` is a mark kept allocated for the call, and so is its connector
+/// if it has one (a reference to the mark keeps it on the connector).
+#[cfg(not(ia_backend_embedded))]
+pub(crate) unsafe fn mark_inode(mark: *mut ffi::FsnotifyMark) -> *mut bindings::inode {
+    // SAFETY: a live mark (by the caller); `connector` read with
+    // `READ_ONCE()`, live if set (by the caller).
+    unsafe { connector_inode(ffi::ia_mark_connector(mark)) }
+}
+
+/// The embedded backend's view of `inode->i_addons` (kernels with the
+/// series).
+#[cfg(ia_backend_embedded)]
+impl Inode {
+    /// `inode_addons_get()`: `i_addons` as it is now, possibly the kernel's
+    /// placeholder.
+    fn addons_raw(&self) -> *mut bindings::inode_addons {
+        // SAFETY: the inode is allocated (type invariant); `READ_ONCE()`,
+        // paired with the kernel's `cmpxchg()`.
+        unsafe { addr_of!((*self.as_ptr()).i_addons).read_volatile() }
+    }
+
+    /// Whether `p` (a non-NULL `i_addons`) is real addons, a slab object,
+    /// rather than the kernel's placeholder (a static object).
+    fn is_real_addons(p: *mut bindings::inode_addons) -> bool {
+        // SAFETY: only the address is looked at (`virt_addr_valid()`, then
+        // the folio of a valid address).
+        unsafe { ffi::ia_is_slab_object(p.cast()) }
+    }
+
+    /// The inode's real addons, NULL if it has none (or the kernel's
+    /// placeholder: it is being set up or torn down).  They are freed only
+    /// after the inode's destruction and an RCU grace period.
+    pub(crate) fn addons(&self) -> *mut bindings::inode_addons {
+        let p = self.addons_raw();
+        if p.is_null() || !Self::is_real_addons(p) {
+            return core::ptr::null_mut();
+        }
+        p
+    }
+
+    /// Whether the inode can take no addons any more: it is being torn down
+    /// (`I_FREEING`, `I_WILL_FREE`) or has the kernel's placeholder.
+    pub(crate) fn addons_closed(&self) -> bool {
+        let p = self.addons_raw();
+        self.is_freeing() || (!p.is_null() && !Self::is_real_addons(p))
+    }
+
+    /// `inode_addons_alloc()`: the inode's addons, allocated with `gfp` if
+    /// it has none; NULL on allocation failure or for an inode being torn
+    /// down.  `gfp` must suit the caller's context.
+    pub(crate) fn addons_alloc(&self, gfp: bindings::gfp_t) -> *mut bindings::inode_addons {
+        // SAFETY: the inode is allocated (type invariant); the flags suit
+        // the context (by the caller).
+        unsafe { bindings::inode_addons_alloc(self.as_ptr(), gfp) }
+    }
+}
+
+#[cfg(ia_backend_embedded)]
+impl SynthInodes {
+    /// Whether `inode` is one of these synthetic inodes.
+    fn contains(&self, inode: &Inode) -> bool {
+        let base = self.inodes.as_ptr() as usize;
+        let end = base + self.inodes.len() * core::mem::size_of::<bindings::inode>();
+        (base..end).contains(&inode.addr())
+    }
+
+    /// Detaches the addons of `inode`, one of these synthetic inodes, and
+    /// frees them, after a grace period unless `now` (no reader left);
+    /// counted in the benchmark's counters.  Does nothing for an inode
+    /// that is not one of these.
+    ///
+    /// The kernel frees addons in `__destroy_inode()`, which never runs for
+    /// synthetic inodes.  They never get BPF storage, so `kfree()` (valid
+    /// for `kmem_cache` objects) is all it takes.
+    pub(crate) fn release_addons(&self, inode: &Inode, now: bool) {
+        if !self.contains(inode) {
+            return;
+        }
+        // SAFETY: the inode is allocated; its `i_addons` is only accessed
+        // atomically (`xchg()` here, the kernel's `cmpxchg()`).
+        let slot = unsafe {
+            core::sync::atomic::AtomicPtr::from_ptr(addr_of_mut!((*inode.as_ptr()).i_addons))
+        };
+        let a = slot.swap(core::ptr::null_mut(), core::sync::atomic::Ordering::AcqRel);
+        if a.is_null() {
+            return;
+        }
+        if now {
+            // SAFETY: detached above: nobody else can reach `a` (no reader
+            // left, by the caller).
+            unsafe { bindings::kfree(a.cast()) };
+            crate::stats::STATS.bench_freed.inc();
+        } else {
+            // SAFETY: detached above; readers that found it may hold it
+            // until a grace period has passed.  The callback is module code:
+            // the benchmark ends with `rcu_barrier()`.
+            unsafe {
+                bindings::call_rcu(
+                    addr_of_mut!((*a).__bindgen_anon_1.rcu),
+                    Some(free_synthetic_addons),
+                )
+            };
+        }
+    }
+}
+
+/// Frees the addons of a synthetic inode after a grace period.
+///
+/// # Safety
+///
+/// `head` is the `rcu` of addons detached by
+/// [`SynthInodes::release_addons`].
+#[cfg(ia_backend_embedded)]
+unsafe extern "C" fn free_synthetic_addons(head: *mut bindings::callback_head) {
+    let off = core::mem::offset_of!(bindings::inode_addons, __bindgen_anon_1);
+    // SAFETY: `rcu` is a member of the union at `off` (union members start at
+    // the union's offset); the object is no one else's (by the caller).
+    unsafe { bindings::kfree(head.cast::<u8>().sub(off).cast()) };
+    crate::stats::STATS.bench_freed.inc();
 }

@@ -30,11 +30,13 @@ mod ffi;
 mod inode;
 #[cfg(not(ia_backend_embedded))]
 mod kprobe;
+mod kthread;
 mod rcu;
 mod recursion;
 mod rhashtable;
 mod selfcheck;
 mod stats;
+mod vfs;
 
 use active::ActiveBackend;
 use backend::Backend;
@@ -62,7 +64,7 @@ struct InodeAddonsModule {
 fn start() -> Result<Pin<KBox<ModuleState>>> {
     ffi::IaQuery::check_layout()?;
     let backend = ActiveBackend::new()?;
-    Ok(KBox::pin(ModuleState { backend }, GFP_KERNEL)?)
+    KBox::pin_init(ModuleState::new(backend), GFP_KERNEL)
 }
 
 /// Registers the C entry points for `active`.
@@ -77,11 +79,8 @@ fn publish(active: &ModuleState) -> Result {
     }
     // SAFETY: no precondition; kfunc sets go away with the module's BTF.
     if let Err(e) = to_result(unsafe { ffi::ia_kfuncs_register() }) {
-        // SAFETY: registered above; no walk runs any more.
-        unsafe {
-            ffi::ia_control_unregister();
-            ffi::ia_walk_release();
-        }
+        // SAFETY: registered above.
+        unsafe { ffi::ia_control_unregister() };
         control::unpublish();
         return Err(e);
     }
@@ -121,8 +120,6 @@ impl Drop for InodeAddonsModule {
         unsafe { ffi::ia_control_unregister() };
         control::unpublish();
         let drained = self.active.as_ref().map_or(0, |a| a.backend.len());
-        // SAFETY: that was the last inode walk.
-        unsafe { ffi::ia_walk_release() };
         // Unregisters the probes (waiting for running handlers), then frees
         // the table and every entry still in it.
         drop(self.active.take());

@@ -10,7 +10,6 @@
 //! section): no sleeping, `GFP_ATOMIC` allocations only.
 
 use crate::ffi;
-use core::ptr::NonNull;
 use kernel::{
     alloc::flags::GFP_KERNEL,
     bindings,
@@ -47,6 +46,13 @@ impl Regs {
     }
 }
 
+/// Zeroed, `u64`-aligned memory for one C probe object of `size` bytes,
+/// which stays in place until dropped (the vector never grows).  Only C
+/// touches it (through raw pointers), never Rust code as values.
+fn probe_memory(size: usize) -> Result<KVec<u64>> {
+    Ok(KVec::from_elem(0, size.div_ceil(8), GFP_KERNEL)?)
+}
+
 /// What a [`Kprobe`] runs when hit.
 pub(crate) trait KprobeHandler: Send + Sync {
     /// Runs before the probed instruction (function entry).
@@ -57,9 +63,10 @@ pub(crate) trait KprobeHandler: Send + Sync {
 ///
 /// # Invariants
 ///
-/// `probe` is registered and its context points at `*handler`.
+/// `probe` holds a registered `struct ia_kprobe` whose context points at
+/// `*handler`.
 pub(crate) struct Kprobe<T: KprobeHandler> {
-    probe: NonNull<ffi::IaKprobe>,
+    probe: KVec<u64>,
     _handler: Pin<KBox<T>>,
 }
 
@@ -90,19 +97,21 @@ impl<T: KprobeHandler> Kprobe<T> {
     pub(crate) fn register(symbol: &'static CStr, handler: T) -> Result<Self> {
         let handler = KBox::pin(handler, GFP_KERNEL)?;
         let ctx: *const T = &*handler;
-        let mut probe = core::ptr::null_mut();
-        // SAFETY: `symbol` is a NUL-terminated static string; `ctx` stays
-        // valid until `drop` unregisters the probe.
+        // SAFETY: an immutable C constant.
+        let mut probe = probe_memory(unsafe { ffi::ia_kprobe_size })?;
+        // SAFETY: `probe` is `ia_kprobe_size` zeroed, suitably aligned
+        // bytes that stay in place until `drop` unregisters the probe (or
+        // are freed here unregistered); `symbol` is a NUL-terminated static
+        // string; `ctx` stays valid until `drop` unregisters the probe.
         to_result(unsafe {
             ffi::ia_kprobe_register(
+                probe.as_mut_ptr().cast(),
                 symbol.as_char_ptr(),
                 Some(kprobe_pre::<T>),
                 ctx.cast(),
-                &mut probe,
             )
         })
         .inspect_err(|e| pr_err!("kprobe on {}: {:?}\n", symbol, e))?;
-        let probe = NonNull::new(probe).ok_or(EINVAL)?;
         // INVARIANT: registered above with `ctx` pointing at `*handler`.
         Ok(Self {
             probe,
@@ -114,8 +123,8 @@ impl<T: KprobeHandler> Kprobe<T> {
 impl<T: KprobeHandler> Drop for Kprobe<T> {
     fn drop(&mut self) {
         // SAFETY: registered (type invariant); returns once no handler runs,
-        // so `self._handler` may be freed afterwards.
-        unsafe { ffi::ia_kprobe_unregister(self.probe.as_ptr()) };
+        // so `self._handler` and `self.probe` may be freed afterwards.
+        unsafe { ffi::ia_kprobe_unregister(self.probe.as_mut_ptr().cast()) };
     }
 }
 
@@ -132,9 +141,10 @@ pub(crate) trait KretprobeHandler: Send + Sync {
 ///
 /// # Invariants
 ///
-/// `probe` is registered and its context points at `*handler`.
+/// `probe` holds a registered `struct ia_kretprobe` whose context points
+/// at `*handler`.
 pub(crate) struct Kretprobe<T: KretprobeHandler> {
-    probe: NonNull<ffi::IaKretprobe>,
+    probe: KVec<u64>,
     _handler: Pin<KBox<T>>,
 }
 
@@ -186,20 +196,20 @@ impl<T: KretprobeHandler> Kretprobe<T> {
     pub(crate) fn register(symbol: &'static CStr, maxactive: i32, handler: T) -> Result<Self> {
         let handler = KBox::pin(handler, GFP_KERNEL)?;
         let ctx: *const T = &*handler;
-        let mut probe = core::ptr::null_mut();
-        // SAFETY: as in `Kprobe::register`.
+        // SAFETY: an immutable C constant.
+        let mut probe = probe_memory(unsafe { ffi::ia_kretprobe_size })?;
+        // SAFETY: as in `Kprobe::register`, with `ia_kretprobe_size` bytes.
         to_result(unsafe {
             ffi::ia_kretprobe_register(
+                probe.as_mut_ptr().cast(),
                 symbol.as_char_ptr(),
                 Some(kret_entry::<T>),
                 Some(kret_ret::<T>),
                 ctx.cast(),
                 maxactive,
-                &mut probe,
             )
         })
         .inspect_err(|e| pr_err!("kretprobe on {}: {:?}\n", symbol, e))?;
-        let probe = NonNull::new(probe).ok_or(EINVAL)?;
         // INVARIANT: registered above with `ctx` pointing at `*handler`.
         Ok(Self {
             probe,
@@ -209,8 +219,8 @@ impl<T: KretprobeHandler> Kretprobe<T> {
 
     /// Calls missed because all `maxactive` instances were in use.
     pub(crate) fn nmissed(&self) -> u64 {
-        // SAFETY: registered (type invariant).
-        unsafe { ffi::ia_kretprobe_nmissed(self.probe.as_ptr()) }.max(0) as u64
+        // SAFETY: registered (type invariant); only read (`READ_ONCE()`).
+        unsafe { ffi::ia_kretprobe_nmissed(self.probe.as_ptr().cast_mut().cast()) }.max(0) as u64
     }
 }
 
@@ -218,7 +228,7 @@ impl<T: KretprobeHandler> Drop for Kretprobe<T> {
     fn drop(&mut self) {
         // SAFETY: registered (type invariant); `unregister_kretprobe()`
         // returns once no handler runs and pending instances will not call
-        // back, so `self._handler` may be freed afterwards.
-        unsafe { ffi::ia_kretprobe_unregister(self.probe.as_ptr()) };
+        // back, so `self._handler` and `self.probe` may be freed afterwards.
+        unsafe { ffi::ia_kretprobe_unregister(self.probe.as_mut_ptr().cast()) };
     }
 }

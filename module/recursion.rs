@@ -23,32 +23,44 @@ pub(crate) struct Busy {
 }
 
 impl Busy {
+    /// Enters a section; also returns how many sections this CPU is in now,
+    /// this one included.
+    fn enter_counted() -> (Self, i32) {
+        // SAFETY: disables preemption and counts this section on this CPU;
+        // undone by `ia_busy_dec()` in `drop`, on this CPU (the value is
+        // not `Send`, and preemption stays disabled until then).
+        let n = unsafe { ffi::ia_busy_inc() };
+        let busy = Self {
+            _not_send: PhantomData,
+        };
+        (busy, n)
+    }
+
     /// Enters a section unconditionally (the module's own paths, which may
     /// nest).  The caller must not sleep until the value is dropped.
     pub(crate) fn enter() -> Self {
-        // SAFETY: paired with `ia_busy_exit()` in `drop`, on this CPU (the
-        // value is not `Send` and preemption is disabled).
-        unsafe { ffi::ia_busy_enter() };
-        Self {
-            _not_send: PhantomData,
-        }
+        Self::enter_counted().0
     }
 
-    /// Enters a section unless this CPU is in one already (BPF kfuncs).
+    /// Enters a section unless this CPU is in one already (BPF kfuncs);
+    /// `None` leaves this CPU's count as it was.
     pub(crate) fn try_enter() -> Option<Self> {
-        // SAFETY: on success paired with `ia_busy_exit()` in `drop`, as in
-        // `enter`; on failure nothing is held.
-        // Not `then_some()`: its argument is built (and, unused, dropped,
-        // which would exit a section never entered) either way.
-        unsafe { ffi::ia_busy_try_enter() }.then(|| Self {
-            _not_send: PhantomData,
-        })
+        let (busy, n) = Self::enter_counted();
+        // Dropping `busy` (`None`) leaves the section just entered.
+        (n == 1).then_some(busy)
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        // SAFETY: entered by `enter` or `try_enter`, on this CPU.
-        unsafe { ffi::ia_busy_exit() };
+        // SAFETY: entered by `enter_counted`, on this CPU.
+        unsafe { ffi::ia_busy_dec() };
     }
+}
+
+/// Whether this CPU runs in task context (`in_task()`): not in a hard or
+/// soft interrupt, nor in an NMI.
+pub(crate) fn in_task() -> bool {
+    // SAFETY: reads this CPU's preempt count; no precondition.
+    unsafe { ffi::ia_in_task() }
 }

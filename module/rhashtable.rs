@@ -172,39 +172,50 @@ impl<T: RhashEntry> RhashTable<T> {
     }
 
     /// Calls `f` for every object, with the RCU read-side section that keeps
-    /// it alive for the call.  `f` must not sleep.
+    /// it alive for the call; a concurrent resize may show an object twice.
+    /// `f` must not sleep.  Process context.
     #[cfg_attr(ia_backend_embedded, allow(dead_code))]
-    pub(crate) fn for_each<F: FnMut(&T, &RcuGuard)>(&self, mut f: F) -> Result {
-        // SAFETY: the table is initialised; `walk_cb::<T, F>` receives `&mut f`
-        // as `arg`, which lives across the call.
-        to_result(unsafe {
-            ffi::ia_rht_walk(
-                self.ht(),
-                Some(walk_cb::<T, F>),
-                addr_of_mut!(f).cast::<c_void>(),
-            )
-        })
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&T, &RcuGuard)) -> Result {
+        let mut iter = core::mem::MaybeUninit::<bindings::rhashtable_iter>::uninit();
+        let it = iter.as_mut_ptr();
+        // SAFETY: the table is initialised (type invariant); `iter` is
+        // initialised here and released by `rhashtable_walk_exit()` below.
+        unsafe { ffi::rhashtable_walk_enter(self.ht(), it) };
+        // SAFETY: entered above; the walk is an RCU read-side section until
+        // `rhashtable_walk_stop()`.  `-EAGAIN` (a resize) only means that
+        // objects may be seen twice.
+        let _ = unsafe { ffi::rhashtable_walk_start_check(it) };
+        let mut r = Ok(());
+        loop {
+            // SAFETY: the walk is started.
+            let obj = unsafe { ffi::rhashtable_walk_next(it) };
+            if obj.is_null() {
+                break;
+            }
+            if is_err(obj) {
+                let e = Error::from_errno(obj as isize as i32);
+                if e == EAGAIN {
+                    continue;
+                }
+                r = Err(e);
+                break;
+            }
+            // Nested in the walk's own read-side section, which is what
+            // keeps `obj` alive; the guard lets `f` borrow what it finds for
+            // the call only.
+            let guard = RcuGuard::new();
+            // SAFETY: `obj` is an object of the table (type invariant),
+            // valid under the walk's RCU read-side section, which encloses
+            // `guard`.
+            f(unsafe { &*obj.cast::<T>() }, &guard);
+        }
+        // SAFETY: started above; then entered above.
+        unsafe {
+            ffi::rhashtable_walk_stop(it);
+            ffi::rhashtable_walk_exit(it);
+        }
+        r
     }
-}
-
-/// The walk callback trampoline.
-///
-/// # Safety
-///
-/// `arg` is the `&mut F` passed by `for_each` and `obj` an object of the
-/// table, under the walk's RCU read-side section.
-unsafe extern "C" fn walk_cb<T: RhashEntry, F: FnMut(&T, &RcuGuard)>(
-    obj: *mut c_void,
-    arg: *mut c_void,
-) {
-    // SAFETY: `arg` is the `&mut F` passed by `for_each`.
-    let f = unsafe { &mut *arg.cast::<F>() };
-    // Nested in the walk's own read-side section, which is what keeps `obj`
-    // alive; the guard lets `f` borrow what it finds for the call only.
-    let guard = RcuGuard::new();
-    // SAFETY: `obj` is an object of the table, valid under the walk's RCU
-    // read-side section, which encloses `guard`.
-    f(unsafe { &*obj.cast::<T>() }, &guard);
 }
 
 /// Frees an object removed from the table, after a grace period.
@@ -235,7 +246,7 @@ impl<T: RhashEntry> Drop for RhashTable<T> {
         // SAFETY: the table is initialised (type invariant) and nobody else
         // can use it (`&mut self`); every remaining object is freed now.
         unsafe {
-            ffi::ia_rht_free_and_destroy(self.ht(), Some(free_now::<T>), core::ptr::null_mut())
+            ffi::rhashtable_free_and_destroy(self.ht(), Some(free_now::<T>), core::ptr::null_mut())
         };
     }
 }

@@ -6,10 +6,11 @@
 //!
 //! bpf-progs/recurse_in_insert.bpf.c: an fentry program on
 //! `security_file_open` creates the opened inode's addons (test thread
-//! only); fexit programs on the module's `ia_inode_lock_if_live()` (`i_lock`
-//! held) and `ia_shadow_lock()` (the side table's shadow lock held) then ask
-//! for the addons of other inodes without any (the tmpfs root, the test's
-//! working directory).  Without the guard the second deadlocks the CPU: the
+//! only); fexit programs on the module's `ia_inode_trylock()` (`i_lock`
+//! held) and `ia_inode_fsnotify_mask()` (called by the side table with its
+//! shadow lock held, to read the state it copies) then ask for the addons
+//! of other inodes without any (the tmpfs root, the test's working
+//! directory).  Without the guard the second deadlocks the CPU: the
 //! nested creation refreshes its shadow under the lock already held.
 //!
 //! Embedded backend: no shadow lock, so that program never runs (asserted);
