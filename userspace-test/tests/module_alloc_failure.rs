@@ -49,6 +49,11 @@ fn allocation_failure_gives_enomem_and_no_entry() {
     set("space", "0");
     set("probability", "100");
     let failures = stat("alloc_failures");
+    // Every slab allocation of this thread fails while armed, 9p's too: a
+    // page of this binary or of libc (the guest's root is 9p) first touched
+    // then would make the page fault fail with SIGBUS.  The query path
+    // (ioctl() in libc, the Query code) is paged in before arming.
+    assert_eq!(dev.query(f.as_raw_fd(), false).unwrap().present, 0);
 
     poke(&mut make_it_fail, "1");
     let r = dev.query(f.as_raw_fd(), true);
