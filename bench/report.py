@@ -290,8 +290,14 @@ def group_of(case):
 
 
 def fmt(x, nd=0):
+    """Signed, nd decimals; a difference too small for nd decimals shows with
+    two (a verdict may rest on it: icount's A/A tolerance can be 0)."""
     t = f"{x:+,.{nd}f}"
-    return "0" if float(t.replace(",", "")) == 0 else t
+    if float(t.replace(",", "")) != 0:
+        return t
+    if round(x, 2) != 0:
+        return f"{x:+.2f}"
+    return "0"
 
 
 def main():
