@@ -289,6 +289,12 @@ def group_of(case):
     return tuple(parts[1:])
 
 
+def fmt_l1d(x):
+    """L1D misses per operation: two decimals, three when two would show a
+    non-zero difference as 0.00."""
+    return f"{x:+.3f}" if x != 0 and round(x, 2) == 0 else f"{x:+.2f}"
+
+
 def fmt(x, nd=0):
     """Signed, nd decimals; a difference too small for nd decimals shows with
     two (a verdict may rest on it: icount's A/A tolerance can be 0)."""
@@ -422,7 +428,7 @@ def main():
                     row.append("not modelled")
                     continue
                 d, _lo, _hi = D.l1d_diff(c, "stock", case)
-                row.append(f"{d:+.2f}")
+                row.append(fmt_l1d(d))
             w("| " + " | ".join(row) + " |")
         w("")
 
@@ -452,7 +458,7 @@ def main():
             l1 = "-"
             if case in D.l1d_cases and x in D.l1d and y in D.l1d:
                 ld, llo, lhi = D.l1d_diff(x, y, case)
-                l1 = f"{ld:+.2f} [{llo:+.2f}, {lhi:+.2f}]"
+                l1 = f"{fmt_l1d(ld)} [{fmt_l1d(llo)}, {fmt_l1d(lhi)}]"
             w(f"| `{case}` | {fmt(d, 1)} | [{fmt(lo, 1)}, {fmt(hi, 1)}] | {adds} | {within} | {l1} |")
         w("")
 
@@ -611,7 +617,7 @@ def answer(D, configs, unit, w):
             if case in D.l1d_cases and x in D.l1d and y in D.l1d:
                 ld, llo, lhi = D.l1d_diff(x, y, case)
                 lv = adds_some(llo, lhi)
-                cell += f"; L1D {ld:+.2f} ({lv})"
+                cell += f"; L1D {fmt_l1d(ld)} ({lv})"
             cells.append(cell)
         w(f"| {label} (`{case}`) | " + " | ".join(cells) + " |")
     w("")
