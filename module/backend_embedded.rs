@@ -184,15 +184,21 @@ fn addons_get<'g>(inode: &Inode, _guard: &'g RcuGuard) -> Option<&'g EmbeddedAdd
     unsafe { EmbeddedAddons::from_raw(inode.addons()) }
 }
 
-/// `inode_addons_alloc()`: the embedded backend's creation step, shared
-/// with the microbenchmark.  `None`: allocation failure or an inode being
+/// `inode_addons_alloc()`, or `inode_addons_attach_nolock()` for BPF
+/// programs: the embedded backend's creation step, shared with the
+/// microbenchmark.  `None`: allocation failure or an inode being
 /// torn down.
 ///
 /// The caller must be in `ctx` (only `AllocCtx::Sleepable` may sleep, and
 /// then holds no spinlock and no RCU read-side section).
 fn addons_alloc(inode: &Inode, ctx: AllocCtx) -> Option<&EmbeddedAddons> {
-    // The flags suit the context (by the caller).
-    let p = inode.addons_alloc(ctx.raw_gfp());
+    // The flags suit the context (by the caller).  A BPF program may run
+    // anywhere, the slab allocator included: its addons come from the
+    // any-context allocator, as those of the storage helpers do.
+    let p = match ctx {
+        AllocCtx::Bpf => inode.addons_alloc_nolock(ctx.raw_gfp()),
+        AllocCtx::Sleepable | AllocCtx::Atomic => inode.addons_alloc(ctx.raw_gfp()),
+    };
     // SAFETY: non-NULL is the inode's real addons (the kernel never hands
     // out the placeholder), valid while the inode is.
     unsafe { EmbeddedAddons::from_raw(p) }

@@ -356,6 +356,19 @@ impl Inode {
         // the context (by the caller).
         unsafe { bindings::inode_addons_alloc(self.as_ptr(), gfp) }
     }
+
+    /// `inode_addons_attach_nolock()`: as [`Inode::addons_alloc`], but the
+    /// object comes from the BPF memory allocator's per-CPU free lists,
+    /// which any context may use: a BPF program can run inside the slab
+    /// allocator, where a slab allocation could deadlock.  NULL when the
+    /// lists are empty (and `gfp` may not sleep) or for an inode being torn
+    /// down.
+    pub(crate) fn addons_alloc_nolock(&self, gfp: bindings::gfp_t) -> *mut bindings::inode_addons {
+        // SAFETY: the inode is allocated (type invariant); the function may
+        // be called from any context.
+        let p = unsafe { bindings::inode_addons_attach_nolock(self.as_ptr(), gfp) };
+        kernel::error::from_err_ptr(p).unwrap_or(core::ptr::null_mut())
+    }
 }
 
 #[cfg(ia_backend_embedded)]
