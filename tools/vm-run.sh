@@ -84,6 +84,16 @@ timeout --foreground -k 10 "$TIMEOUT" \
 	--append "panic_on_warn=0 oops=panic panic=-1 kmemleak=on" \
 	--exec "$GUEST_RUN" </dev/null >"$CONSOLE" 2>&1 8>&-
 vrc=$?
+# timeout --foreground signals vng only, not its children: a guest that
+# timed out would keep its qemu running (and writing to VM_OUT) after this
+# run has reported.  Stop it; its command line names this run's --rwdir.
+if ((vrc == 124 || vrc == 137)); then
+	for pid in $(pgrep qemu-system || true); do
+		if tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- ",path=$VM_OUT,"; then
+			kill "$pid" 2>/dev/null || true
+		fi
+	done
+fi
 if [[ "$STREAM" == 1 ]]; then
 	exec 8>&-
 	wait "$tail_out" "$tail_err"
