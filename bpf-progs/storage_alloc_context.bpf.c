@@ -29,7 +29,7 @@ INODE_STORAGE_U64(nolock_map);
 
 u64 slab_calls, slab_created;
 u64 slowpath_calls, slowpath_created;
-u64 slowpath_nested_calls, slowpath_nested_created;
+u64 slowpath_nested_calls, slowpath_nested_created, slowpath_nested_lost;
 u64 attach_calls, attach_created;
 u64 nolock_calls, nolock_created;
 u64 open_slab_found, open_attach_found, open_nolock_found;
@@ -71,24 +71,28 @@ static __always_inline bool storage_helper_running(void)
 /*
  * ___slab_alloc() also runs inside a storage helper: the BPF memory
  * allocator refills its free lists from irq_work, which can fire on this
- * CPU while a helper runs.  Those calls must be refused (the helper's locks
- * may be held), the others must find or create the storage.
+ * CPU while a helper runs.  Those calls must not create storage (the
+ * helper's locks may be held), but must still find storage that exists: a
+ * busy CPU only skips the lookup cache.  The others must find or create it.
  */
 SEC("kprobe/___slab_alloc")
 int in_slab_slowpath(struct pt_regs *ctx)
 {
-	bool nested;
+	bool nested, existed;
 	void *sdata;
 
 	if (!from_test_thread())
 		return 0;
 	nested = storage_helper_running();
+	existed = bpf_inode_storage_get(&slab_map, cwd_inode(), 0, 0);
 	sdata = bpf_inode_storage_get(&slab_map, cwd_inode(), 0,
 				      BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (nested) {
 		slowpath_nested_calls++;
-		if (sdata)
+		if (sdata && !existed)
 			slowpath_nested_created++;
+		if (existed && !sdata)
+			slowpath_nested_lost++;
 	} else {
 		slowpath_calls++;
 		if (sdata)

@@ -15,8 +15,9 @@
 //!   time (the first call creates it, later ones find it), except in calls
 //!   of `___slab_alloc()` made while a storage helper runs on the CPU (the
 //!   BPF memory allocator refills its free lists from irq_work, which can
-//!   fire inside the helper): those are refused, every time, by the series'
-//!   per-CPU `bpf_inode_storage_busy`, which the program reads;
+//!   fire inside the helper; the program reads the series' per-CPU
+//!   `bpf_inode_storage_busy`): those never create storage, and still find
+//!   storage that exists (a busy CPU only skips the lookup cache);
 //! - fentry on `inode_addons_attach()`, reached from `inotify_add_watch()`,
 //!   creates storage for the inode being given addons: created, and the
 //!   watch still works on addons that a BPF program allocated first;
@@ -66,11 +67,12 @@ fn storage_created_from_slab_and_addons_allocation_paths() {
     let slow_created = prog.global("slowpath_created");
     let nested_calls = prog.global("slowpath_nested_calls");
     let nested_created = prog.global("slowpath_nested_created");
+    let nested_lost = prog.global("slowpath_nested_lost");
     println!(
         "kmem_cache_alloc: {slab_calls} calls, {slab_created} with storage; \
          ___slab_alloc: {slow_calls} calls, {slow_created} with storage; \
          ___slab_alloc inside a storage helper: {nested_calls} calls, \
-         {nested_created} with storage"
+         {nested_created} created storage, {nested_lost} missed existing storage"
     );
     assert!(
         slab_calls > 0,
@@ -87,6 +89,10 @@ fn storage_created_from_slab_and_addons_allocation_paths() {
     assert_eq!(
         nested_created, 0,
         "storage created inside ___slab_alloc() while a storage helper ran"
+    );
+    assert_eq!(
+        nested_lost, 0,
+        "existing storage not found inside ___slab_alloc() while a storage helper ran"
     );
     assert!(
         prog.global("open_slab_found") >= 1,
