@@ -11,9 +11,10 @@
 #
 # CI has 85 minutes for everything on 2 cores, and every flavor costs a debug
 # kernel (~9 min cold) and a guest run.  So the whole suite runs on
-# TEST_FULL_FLAVORS (default: stock, addons, addons-inline-mask: both module
-# backends and the thread's two variants), and every other flavor runs the
-# smoke subset TEST_SMOKE (fsnotify behaviour, the module's load and shadow
+# TEST_FULL_FLAVORS (default: stock and addons: both module backends, and
+# the patches every patched flavor shares, 0001-0005 and 0007), and every
+# other flavor runs the smoke subset TEST_SMOKE (all fsnotify behaviour,
+# which is what their extra patches change, and the module's load and shadow
 # checks), after the full ones.  TEST_ALL=1 (`cargo make test-all`) runs the
 # whole suite on every flavor.
 source "$(dirname "$0")/lib.sh"
@@ -32,7 +33,7 @@ ALL_FLAVORS="stock $(for f in $(flavors); do
 	[[ "$f" == stock ]] || ((n == 0)) || echo "$n $f"
 done | sort -n -k1,1 -k2,2 | cut -d' ' -f2 | tr '\n' ' ')"
 ALL_FLAVORS="${ALL_FLAVORS% }"
-FULL="${TEST_FULL_FLAVORS:-stock addons addons-inline-mask}"
+FULL="${TEST_FULL_FLAVORS:-stock addons}"
 [[ -z "${TEST_ALL:-}" ]] || FULL="$ALL_FLAVORS"
 SMOKE_RE="${TEST_SMOKE:-harness_vm|fsnotify_.*|module_load_unload|module_create_on_demand|module_inotify_shadow|module_untouched_no_addons}"
 is_full() { [[ " $FULL " == *" $1 "* ]]; }
