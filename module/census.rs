@@ -31,41 +31,16 @@
 //! figures are a snapshot, not a consistent cut.  Inodes on no super block
 //! list (`new_inode_pseudo()`: sockets, pipes, anonymous inodes) are not
 //! seen, and inodes being set up or freed (`I_NEW`, `I_WILL_FREE`,
-//! `I_FREEING`) are only counted in `skipped`.  The file system types are
-//! read from `/proc/filesystems` at load (`iterate_supers()` is not
-//! exported; reading that file from a `seq_file` read would nest two
-//! `seq_file` locks of one class): types registered later are not walked,
-//! and `get_fs_type()` loads again the module of a type that was unloaded
-//! since.
+//! `I_FREEING`) are only counted in `skipped`.  The walk is
+//! [`FsTypes::walk`], with its limits (types registered after the load are
+//! not walked).
 
-use core::{
-    fmt::{self, Write},
-    mem::offset_of,
-    ptr::{self, addr_of, addr_of_mut},
+use crate::{
+    inode::{inode_field_addr, inode_read_once, Inode},
+    vfs::{FsTypes, SeqFile, SeqShow, SeqWriter, Walked},
 };
-use kernel::{
-    alloc::flags::GFP_KERNEL,
-    bindings,
-    error::from_err_ptr,
-    ffi::{c_char, c_int, c_void},
-    prelude::*,
-};
-
-// debugfs is not in 6.12's bindings; these two are real exported functions
-// when `CONFIG_DEBUG_FS=y`, which both variants have (the C glue uses them).
-// `struct dentry` and `struct file_operations` are opaque here (`c_void`):
-// rustc does not take the bindings' ones for FFI-safe (an empty member
-// struct, depending on the config).
-extern "C" {
-    fn debugfs_create_file(
-        name: *const c_char,
-        mode: bindings::umode_t,
-        parent: *mut c_void,
-        data: *mut c_void,
-        fops: *const c_void,
-    ) -> *mut c_void;
-    fn debugfs_remove(dentry: *mut c_void);
-}
+use core::fmt::{self, Write};
+use kernel::{alloc::flags::GFP_KERNEL, bindings, c_str, prelude::*};
 
 /// The columns, in output order, and whether this kernel has the field.
 const COLUMNS: [(&str, bool); 14] = [
@@ -142,27 +117,9 @@ impl Row {
     }
 }
 
-/// Reads a field of an inode that others may write concurrently.
-///
-/// # Safety
-///
-/// `p` points to a field of a live inode.
-unsafe fn racy<T: Copy>(p: *const T) -> T {
-    // SAFETY: valid for reads (by the caller); a volatile read is the
-    // `READ_ONCE()` the C side would use for a lockless snapshot.
-    unsafe { ptr::read_volatile(p) }
-}
-
 /// Counts `inode` into `row`.
-///
-/// # Safety
-///
-/// `inode` is on its super block's inode list and the caller holds that
-/// list's lock, so the inode is not freed meanwhile.
-unsafe fn count(row: &mut Row, inode: *mut bindings::inode) {
-    // SAFETY: `inode` stays allocated while it is on the list, which the
-    // caller holds locked; so for every read below.
-    let state = unsafe { racy(addr_of!((*inode).i_state)) };
+fn count(row: &mut Row, inode: &Inode) {
+    let state = inode_read_once!(inode, i_state);
     if state & (bindings::I_NEW | bindings::I_WILL_FREE | bindings::I_FREEING) != 0 {
         row.skipped += 1;
         return;
@@ -173,199 +130,80 @@ unsafe fn count(row: &mut Row, inode: *mut bindings::inode) {
             row.n[c] += 1;
         }
     };
-    // SAFETY: see above.
-    unsafe {
-        hit(col::FLCTX, !racy(addr_of!((*inode).i_flctx)).is_null());
-        let dev = addr_of_mut!((*inode).i_devices);
-        hit(col::DEVICES, racy(addr_of!((*dev).next)) != dev);
-        hit(
-            col::SEQUENCE,
-            racy(addr_of!((*inode).i_sequence.counter)) != 0,
-        );
-        hit(col::DTIME, racy(addr_of!((*inode).dirtied_time_when)) != 0);
-        hit(col::PRIVATE, !racy(addr_of!((*inode).i_private)).is_null());
-    }
+    hit(col::FLCTX, !inode_read_once!(inode, i_flctx).is_null());
+    let devices = inode_field_addr!(inode, i_devices);
+    hit(
+        col::DEVICES,
+        inode_read_once!(inode, i_devices.next).cast_const() != devices,
+    );
+    hit(
+        col::SEQUENCE,
+        inode_read_once!(inode, i_sequence.counter) != 0,
+    );
+    hit(col::DTIME, inode_read_once!(inode, dirtied_time_when) != 0);
+    hit(col::PRIVATE, !inode_read_once!(inode, i_private).is_null());
     #[cfg(CONFIG_FSNOTIFY)]
-    // SAFETY: the accessors only read the fields (lockless, as the
-    // fsnotify hooks do); the inode stays allocated, see above.
-    unsafe {
-        hit(
-            col::FSN_MASK,
-            crate::ffi::ia_inode_fsnotify_mask(inode) != 0,
-        );
-        hit(
-            col::FSN_MARKS,
-            !crate::ffi::ia_inode_fsnotify_marks(inode).is_null(),
-        );
+    {
+        let fsn = inode.fsnotify_state();
+        hit(col::FSN_MASK, fsn.mask != 0);
+        hit(col::FSN_MARKS, fsn.has_marks);
     }
     #[cfg(ia_backend_embedded)]
-    // SAFETY: see above.
-    unsafe {
-        hit(col::ADDONS, !racy(addr_of!((*inode).i_addons)).is_null());
-    }
+    hit(col::ADDONS, !inode_read_once!(inode, i_addons).is_null());
     #[cfg(CONFIG_CGROUP_WRITEBACK)]
-    // SAFETY: see above.
-    unsafe {
-        hit(col::WB, !racy(addr_of!((*inode).i_wb)).is_null());
+    {
+        hit(col::WB, !inode_read_once!(inode, i_wb).is_null());
         hit(
             col::WB_FRN,
-            racy(addr_of!((*inode).i_wb_frn_winner)) != 0
-                || racy(addr_of!((*inode).i_wb_frn_avg_time)) != 0
-                || racy(addr_of!((*inode).i_wb_frn_history)) != 0,
+            inode_read_once!(inode, i_wb_frn_winner) != 0
+                || inode_read_once!(inode, i_wb_frn_avg_time) != 0
+                || inode_read_once!(inode, i_wb_frn_history) != 0,
         );
     }
     #[cfg(CONFIG_FS_ENCRYPTION)]
-    // SAFETY: see above.
-    unsafe {
-        hit(col::CRYPT, !racy(addr_of!((*inode).i_crypt_info)).is_null());
-    }
+    hit(col::CRYPT, !inode_read_once!(inode, i_crypt_info).is_null());
     #[cfg(CONFIG_FS_VERITY)]
-    // SAFETY: see above.
-    unsafe {
-        hit(
-            col::VERITY,
-            !racy(addr_of!((*inode).i_verity_info)).is_null(),
-        );
-    }
+    hit(
+        col::VERITY,
+        !inode_read_once!(inode, i_verity_info).is_null(),
+    );
     #[cfg(CONFIG_SECURITY)]
-    // SAFETY: see above.
-    unsafe {
-        hit(
-            col::SECURITY,
-            !racy(addr_of!((*inode).i_security)).is_null(),
-        );
-    }
+    hit(
+        col::SECURITY,
+        !inode_read_once!(inode, i_security).is_null(),
+    );
     #[cfg(CONFIG_FS_POSIX_ACL)]
-    // SAFETY: see above.
-    unsafe {
+    {
         // ACL_NOT_CACHED, `inode_init_always()`'s value.
         let not_cached = usize::MAX as *mut bindings::posix_acl;
         hit(
             col::ACL,
-            racy(addr_of!((*inode).i_acl)) != not_cached
-                || racy(addr_of!((*inode).i_default_acl)) != not_cached,
+            inode_read_once!(inode, i_acl) != not_cached
+                || inode_read_once!(inode, i_default_acl) != not_cached,
         );
     }
 }
 
-/// `iterate_supers_type()` callback: counts the inodes of `sb` into the
-/// [`Row`] at `arg`.
-///
-/// # Safety
-///
-/// `sb` is a super block `iterate_supers_type()` holds (active, `s_umount`
-/// shared); `arg` is the `*mut Row` [`walk`] passed, used by nothing else.
-unsafe extern "C" fn sb_inodes(sb: *mut bindings::super_block, arg: *mut c_void) {
-    // SAFETY: by the caller.
-    let row = unsafe { &mut *arg.cast::<Row>() };
-    row.sbs += 1;
-    // SAFETY: `sb` is held; its list of inodes is protected by
-    // `s_inode_list_lock`, taken here and released below, and nothing in
-    // between sleeps.
-    unsafe {
-        let lock = addr_of_mut!((*sb).s_inode_list_lock);
-        let head = addr_of_mut!((*sb).s_inodes);
-        bindings::spin_lock(lock);
-        let mut p = (*head).next;
-        while p != head {
-            let inode = p
-                .cast::<u8>()
-                .sub(offset_of!(bindings::inode, i_sb_list))
-                .cast::<bindings::inode>();
-            count(row, inode);
-            p = (*p).next;
+/// The census file's data: the file system types to walk.
+struct CensusTypes(FsTypes);
+
+impl SeqShow for CensusTypes {
+    /// Walks the inodes now and writes the table.
+    fn show(&self, w: &mut SeqWriter<'_>) -> Result {
+        let types = &self.0;
+        let mut rows = KVec::new();
+        for _ in types.names() {
+            rows.push(Row::default(), GFP_KERNEL)?;
         }
-        bindings::spin_unlock(lock);
+        types.walk(|step| match step {
+            Walked::SuperBlock(t) => rows[t].sbs += 1,
+            Walked::Inode(t, inode) => count(&mut rows[t], inode),
+        });
+        write_table(w, types, &rows).map_err(|_| EINVAL)
     }
 }
 
-/// The file system type names, NUL-separated (each one NUL-terminated).
-struct FsNames(KVec<u8>);
-
-impl FsNames {
-    /// Reads `/proc/filesystems`.  Process context.
-    fn read() -> Result<Self> {
-        const MAX: usize = 8192;
-        let mut buf = KVec::<u8>::with_capacity(MAX, GFP_KERNEL)?;
-        // SAFETY: a NUL-terminated path; process context.  Success returns
-        // an open file with a reference, dropped below.
-        let f = from_err_ptr(unsafe {
-            bindings::filp_open(
-                c"/proc/filesystems".as_ptr().cast(),
-                bindings::O_RDONLY as c_int,
-                0,
-            )
-        })?;
-        let mut pos: bindings::loff_t = 0;
-        // SAFETY: `f` is open; the buffer has room for `MAX - 1` bytes.
-        let n = unsafe { bindings::kernel_read(f, buf.as_mut_ptr().cast(), MAX - 1, &mut pos) };
-        // SAFETY: drops the reference `filp_open()` returned.
-        unsafe { bindings::fput(f) };
-        if n < 0 {
-            return Err(Error::from_errno(n as c_int));
-        }
-        // SAFETY: `kernel_read()` initialised the first `n` bytes.
-        unsafe { buf.set_len(n as usize) };
-        // "nodev\tname\n" or "\tname\n" lines: keep the names.
-        let mut names = KVec::with_capacity(buf.len() + 1, GFP_KERNEL)?;
-        for line in buf.split(|&b| b == b'\n') {
-            let name = line.rsplit(|&b| b == b'\t').next().unwrap_or(line);
-            if !name.is_empty() {
-                names.extend_from_slice(name, GFP_KERNEL)?;
-                names.push(0, GFP_KERNEL)?;
-            }
-        }
-        Ok(Self(names))
-    }
-
-    /// The names, each with its terminating NUL.
-    fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        self.0.split_inclusive(|&b| b == 0)
-    }
-}
-
-/// Walks every super block of every type in `names`, one [`Row`] per type
-/// in `rows`.  Process context (may sleep between super blocks).
-fn walk(names: &FsNames, rows: &mut [Row]) {
-    for (name, row) in names.iter().zip(rows.iter_mut()) {
-        // SAFETY: a NUL-terminated name; returns the type with a reference
-        // on its module, or NULL.
-        let t = unsafe { bindings::get_fs_type(name.as_ptr().cast()) };
-        if t.is_null() {
-            continue;
-        }
-        // SAFETY: `t` is a registered type, held; `sb_inodes` gets `row`
-        // as its `arg`, and nothing else uses `row` meanwhile.
-        unsafe {
-            bindings::iterate_supers_type(t, Some(sb_inodes), ptr::from_mut(row).cast());
-            bindings::module_put((*t).owner);
-        }
-    }
-}
-
-/// A `seq_file` as a [`fmt::Write`]; text that does not fit is dropped and
-/// `seq_read()` calls `show` again with a larger buffer.
-struct Seq(*mut bindings::seq_file);
-
-impl Write for Seq {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        // SAFETY: `self.0` is the `seq_file` of the running `show` call.
-        unsafe { bindings::seq_write(self.0, s.as_ptr().cast(), s.len()) };
-        Ok(())
-    }
-}
-
-/// Writes the census table, walking the inodes now.
-fn show(m: &mut Seq, names: &FsNames) -> Result {
-    let mut rows = KVec::new();
-    for _ in names.iter() {
-        rows.push(Row::default(), GFP_KERNEL)?;
-    }
-    walk(names, &mut rows);
-    write_table(m, names, &rows).map_err(|_| EINVAL)
-}
-
-fn write_table(m: &mut Seq, names: &FsNames, rows: &[Row]) -> fmt::Result {
+fn write_table(m: &mut impl Write, types: &FsTypes, rows: &[Row]) -> fmt::Result {
     writeln!(
         m,
         "# inode census: inodes on super block lists whose field differs from its value after inode_init_always()"
@@ -386,94 +224,26 @@ fn write_table(m: &mut Seq, names: &FsNames, rows: &[Row]) -> fmt::Result {
     }
     m.write_str("\n")?;
     let mut total = Row::default();
-    for (name, row) in names.iter().zip(rows.iter()) {
+    for (name, row) in types.names().zip(rows.iter()) {
         if row.sbs != 0 {
-            // Without the name's NUL.
-            row.write(m, &name[..name.len() - 1])?;
+            row.write(m, name)?;
             total.add(row);
         }
     }
     total.write(m, b"total")
 }
 
-/// `seq_file` show callback.
-///
-/// # Safety
-///
-/// Called by `seq_read()` for a file opened by [`census_open`]: `private`
-/// is the [`FsNames`] of the registered [`Census`], alive until the
-/// debugfs file is removed, and no show runs after that.
-unsafe extern "C" fn census_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
-    // SAFETY: by the caller.
-    let names = unsafe { &*(*m).private.cast::<FsNames>() };
-    match show(&mut Seq(m), names) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// debugfs `open`.
-///
-/// # Safety
-///
-/// Called by the VFS for the census file: `inode->i_private` is the data
-/// [`Census::register`] created the file with.
-unsafe extern "C" fn census_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-    // SAFETY: by the caller; `single_open()` keeps `i_private` for `show`.
-    unsafe { bindings::single_open(file, Some(census_show), (*inode).i_private) }
-}
-
-/// The census file; removed when dropped.
+/// The census file, `/sys/kernel/debug/inode_census`; removed when dropped.
 pub(crate) struct Census {
-    dentry: *mut c_void,
-    // Used through the file until it is removed (by `drop`).
-    _fops: KBox<bindings::file_operations>,
-    _names: KBox<FsNames>,
+    _file: SeqFile<CensusTypes>,
 }
-
-// SAFETY: the pointer is only used to remove the file, from any context that
-// may sleep; the rest is owned data that the file's callbacks only read.
-unsafe impl Send for Census {}
-// SAFETY: `&Census` gives access to nothing.
-unsafe impl Sync for Census {}
 
 impl Census {
-    /// Creates `/sys/kernel/debug/inode_census`.  Process context.
+    /// Creates the file.  Process context.
     pub(crate) fn register() -> Result<Self> {
-        let names = KBox::new(FsNames::read()?, GFP_KERNEL)?;
-        // SAFETY: all-zero is a valid `file_operations` (no callbacks).
-        let mut fops: bindings::file_operations = unsafe { core::mem::zeroed() };
-        fops.owner = crate::THIS_MODULE.as_ptr();
-        fops.open = Some(census_open);
-        fops.read = Some(bindings::seq_read);
-        fops.llseek = Some(bindings::seq_lseek);
-        fops.release = Some(bindings::single_release);
-        let fops = KBox::new(fops, GFP_KERNEL)?;
-        // SAFETY: `fops` and `names` stay where they are until `drop`,
-        // which removes the file first (and waits for running callbacks).
-        let dentry = unsafe {
-            debugfs_create_file(
-                c"inode_census".as_ptr().cast(),
-                0o400,
-                ptr::null_mut(),
-                ptr::from_ref::<FsNames>(&names).cast_mut().cast(),
-                ptr::from_ref::<bindings::file_operations>(&fops).cast(),
-            )
-        };
+        let types = CensusTypes(FsTypes::new()?);
         Ok(Self {
-            dentry,
-            _fops: fops,
-            _names: names,
+            _file: SeqFile::create(c_str!("inode_census"), types)?,
         })
-    }
-}
-
-impl Drop for Census {
-    fn drop(&mut self) {
-        // SAFETY: the file `register` created (or an error pointer, which
-        // `debugfs_remove()` ignores); returns once no callback runs.  An
-        // open file keeps the module (`fops.owner`), so no file of it is
-        // open here.
-        unsafe { debugfs_remove(self.dentry) };
     }
 }

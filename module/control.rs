@@ -18,7 +18,7 @@ use crate::{
     recursion::Busy,
     selfcheck,
     stats::STATS,
-    vfs::{self, FileRef, SeqWriter},
+    vfs::{FileRef, SeqWriter},
 };
 use core::{
     fmt::{self, Write},
@@ -28,7 +28,7 @@ use core::{
 };
 use kernel::{
     alloc::flags::GFP_KERNEL,
-    bindings, c_str,
+    bindings,
     ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void},
     new_mutex,
     page::PAGE_SIZE,
@@ -235,33 +235,15 @@ impl Sizes {
     }
 }
 
-/// Inodes allocated right now: the kernel's own counter (`nr_inodes`,
-/// summed per CPU by `get_nr_inodes()`), which is not exported, read where
-/// the kernel publishes it.  `None` if it cannot be read (no `/proc` in
-/// this namespace).  Process context.
-fn inodes_allocated() -> Option<u64> {
-    let mut buf = [0u8; 63];
-    let n = vfs::read_file(c_str!("/proc/sys/fs/inode-nr"), &mut buf).ok()?;
-    let text = core::str::from_utf8(&buf[..n]).ok()?;
-    text.split_ascii_whitespace().next()?.parse().ok()
-}
-
 fn write_stats(a: &ModuleState, w: &mut dyn Write) -> Result {
     let s = &STATS;
     let sizes = Sizes::get();
-    // Unreadable: inodes initialised minus destroyed since load is a lower
-    // bound.
-    let alive = inodes_allocated()
-        .unwrap_or_else(|| s.inode_inits.get().saturating_sub(s.inode_destroys.get()));
     let with_addons = a.backend.len() as u64;
     let allocated = s.allocated.get();
     let freed = s.freed.get();
-    let per_inode_saved = sizes.fsnotify_span.saturating_sub(sizes.ptr_size) as u64;
-    let saved = alive * per_inode_saved;
     let cost = with_addons * sizes.proposed_alloc as u64;
     (|| -> fmt::Result {
         writeln!(w, "backend: {}", ActiveBackend::NAME)?;
-        writeln!(w, "inodes_alive_now: {alive}")?;
         writeln!(w, "inode_inits: {}", s.inode_inits.get())?;
         writeln!(w, "inode_init_failures: {}", s.inode_init_failures.get())?;
         writeln!(w, "inode_destroys: {}", s.inode_destroys.get())?;
@@ -288,13 +270,7 @@ fn write_stats(a: &ModuleState, w: &mut dyn Write) -> Result {
         writeln!(w, "proposed_addons_alloc_bytes: {}", sizes.proposed_alloc)?;
         writeln!(w, "prototype_addons_bytes: {}", ActiveBackend::OBJECT_SIZE)?;
         writeln!(w, "prototype_addons_alloc_bytes: {}", sizes.prototype_alloc)?;
-        writeln!(w, "embedded_saved_bytes: {saved}")?;
         writeln!(w, "embedded_cost_bytes: {cost}")?;
-        writeln!(
-            w,
-            "embedded_net_saving_bytes: {}",
-            saved as i64 - cost as i64
-        )?;
         writeln!(
             w,
             "sidetable_cost_bytes: {}",

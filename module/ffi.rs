@@ -242,6 +242,22 @@ extern "C" {
     pub(crate) fn rhashtable_walk_stop(iter: *mut bindings::rhashtable_iter);
 }
 
+// debugfs is not in 6.12's bindings; these two are real exported functions
+// when `CONFIG_DEBUG_FS=y`, which every flavor has (the C glue uses them
+// too).  `struct dentry` and `struct file_operations` are opaque here
+// (`c_void`): rustc does not take the bindings' ones for FFI-safe (an empty
+// member struct, depending on the config).  Only `vfs::SeqFile` calls them.
+extern "C" {
+    pub(crate) fn debugfs_create_file(
+        name: *const c_char,
+        mode: bindings::umode_t,
+        parent: *mut c_void,
+        data: *mut c_void,
+        fops: *const c_void,
+    ) -> *mut c_void;
+    pub(crate) fn debugfs_remove(dentry: *mut c_void);
+}
+
 // The embedded backend's helper (`ia_glue.c`, `CONFIG_INODE_ADDONS` only).
 #[cfg(ia_backend_embedded)]
 extern "C" {

@@ -52,6 +52,34 @@ pub(crate) struct FsnotifyState {
     pub(crate) has_marks: bool,
 }
 
+/// Reads a field of an [`Inode`] (`&Inode`) now, without its lock, with
+/// `READ_ONCE()` semantics: `inode_read_once!(inode, i_flctx)`, or a path
+/// of nested fields, `inode_read_once!(inode, i_sequence.counter)`.  A
+/// snapshot others may be changing; for fields the caller only compares.
+macro_rules! inode_read_once {
+    ($inode:expr, $($field:ident).+) => {{
+        let p: *mut ::kernel::bindings::inode = $crate::inode::Inode::as_ptr($inode);
+        // SAFETY: `p` points to an allocated `struct inode` (type invariant
+        // of `Inode`), so does the field; a volatile read of it is the
+        // `READ_ONCE()` the C side would use for a lockless snapshot.
+        unsafe { ::core::ptr::addr_of!((*p).$($field).+).read_volatile() }
+    }};
+}
+pub(crate) use inode_read_once;
+
+/// The address of a field of an [`Inode`] (`&Inode`), never dereferenced:
+/// `inode_field_addr!(inode, i_devices)`, e.g. to tell an empty list head
+/// (pointing to itself) with [`inode_read_once!`].
+macro_rules! inode_field_addr {
+    ($inode:expr, $($field:ident).+) => {{
+        let p: *mut ::kernel::bindings::inode = $crate::inode::Inode::as_ptr($inode);
+        // SAFETY: `p` points to an allocated `struct inode` (type invariant
+        // of `Inode`): the projection stays in bounds and reads nothing.
+        unsafe { ::core::ptr::addr_of!((*p).$($field).+) }
+    }};
+}
+pub(crate) use inode_field_addr;
+
 impl Inode {
     /// Borrows the inode at `ptr` for `'a`; `None` if `ptr` is NULL.
     ///
