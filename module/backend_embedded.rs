@@ -38,18 +38,14 @@
 use crate::{
     backend::{AddonsObject, AllocCtx, Backend, BenchTarget},
     ffi::SCRATCH_WORDS,
-    inode::{FsnotifyState, Inode, SynthInodes},
+    inode::{FsnotifyState, Inode, KernelAddons, SynthInodes},
     rcu::RcuGuard,
     recursion,
     rhashtable::{Insert, RhashEntry, RhashTable},
     stats::STATS,
     vfs::FsTypes,
 };
-use core::{
-    fmt,
-    mem::offset_of,
-    ptr::{addr_of, null_mut},
-};
+use core::{fmt, mem::offset_of, ptr::null_mut};
 use kernel::{
     alloc::flags::GFP_KERNEL,
     bindings,
@@ -60,62 +56,14 @@ use kernel::{
     types::Opaque,
 };
 
-/// The kernel's `struct inode_addons`, seen through a shared reference.
-///
-/// # Invariants
-///
-/// Only ever referenced, never owned: a `&EmbeddedAddons` points to the
-/// real (slab-allocated, not the placeholder) addons of a live inode, which
-/// the kernel frees only after that inode's destruction and an RCU grace
-/// period.
-#[repr(transparent)]
-pub(crate) struct EmbeddedAddons(Opaque<bindings::inode_addons>);
-
-// SAFETY: the kernel's subsystems synchronise their own fields; the module
-// only reads them with READ_ONCE()/rcu_access_pointer() semantics.
-unsafe impl Send for EmbeddedAddons {}
-// SAFETY: see `Send`.
-unsafe impl Sync for EmbeddedAddons {}
-
-impl EmbeddedAddons {
-    fn raw(&self) -> *mut c_void {
-        self.0.get().cast()
-    }
-
-    /// # Safety
-    ///
-    /// `p` must be NULL or the real addons of a live inode, valid for `'a`.
-    unsafe fn from_raw<'a>(p: *mut bindings::inode_addons) -> Option<&'a Self> {
-        // SAFETY: by the caller; `Self` is a transparent wrapper.
-        (!p.is_null()).then(|| unsafe { &*p.cast::<Self>() })
-    }
-}
-
-impl AddonsObject for EmbeddedAddons {
+impl AddonsObject for KernelAddons {
     fn shadow(&self, inode: &Inode) -> FsnotifyState {
-        let a = self.0.get();
-        // The mask as stored for an inode with addons: in them, or with
-        // patch 0005 in the inode.
-        // SAFETY: `self` is the addons of `inode` (callers pass the owner),
-        // both are alive (type invariants); the fields are read with
-        // `READ_ONCE()` semantics, as fsnotify's lockless readers do.
-        #[cfg(not(ia_inline_mask))]
-        let mask = unsafe { addr_of!((*a).i_fsnotify_mask).read_volatile() };
-        // SAFETY: as above.
-        #[cfg(ia_inline_mask)]
-        let mask = unsafe { addr_of!((*inode.as_ptr()).i_fsnotify_mask).read_volatile() };
-        // SAFETY: as above (`rcu_access_pointer()`: never dereferenced).
-        let marks = unsafe { addr_of!((*a).i_fsnotify_marks).read_volatile() };
-        #[cfg(not(ia_inline_mask))]
-        let _ = inode;
-        FsnotifyState {
-            mask,
-            has_marks: !marks.is_null(),
-        }
+        // The kernel's own fields: the "shadow" is the real state.
+        self.fsnotify_state(inode)
     }
 
     fn as_c_ptr(&self) -> *mut c_void {
-        self.raw()
+        self.as_ptr().cast()
     }
 }
 
@@ -155,8 +103,8 @@ unsafe impl RhashEntry for ScratchEntry {
 }
 
 impl ScratchEntry {
-    fn owner(inode: &Inode, addons: &EmbeddedAddons) -> (usize, usize, u64) {
-        (addons.raw() as usize, inode.sb_addr(), inode.ino())
+    fn owner(inode: &Inode, addons: &KernelAddons) -> (usize, usize, u64) {
+        (addons.as_ptr() as usize, inode.sb_addr(), inode.ino())
     }
 
     fn is_for(&self, owner: (usize, usize, u64)) -> bool {
@@ -177,11 +125,8 @@ pub(crate) struct EmbeddedBackend {
 
 /// The real addons of `inode`, if it has some: the embedded backend's
 /// lookup, shared with the microbenchmark ([`EmbeddedBench`]).
-fn addons_get<'g>(inode: &Inode, _guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
-    // SAFETY: a non-NULL result is the inode's real addons, freed only
-    // after the inode and a grace period, so valid while the caller's RCU
-    // guard (or inode reference) is held.
-    unsafe { EmbeddedAddons::from_raw(inode.addons()) }
+fn addons_get<'g>(inode: &Inode, guard: &'g RcuGuard) -> Option<&'g KernelAddons> {
+    inode.addons(guard)
 }
 
 /// `inode_addons_alloc()`, or `inode_addons_attach_nolock()` for BPF
@@ -191,22 +136,19 @@ fn addons_get<'g>(inode: &Inode, _guard: &'g RcuGuard) -> Option<&'g EmbeddedAdd
 ///
 /// The caller must be in `ctx` (only `AllocCtx::Sleepable` may sleep, and
 /// then holds no spinlock and no RCU read-side section).
-fn addons_alloc(inode: &Inode, ctx: AllocCtx) -> Option<&EmbeddedAddons> {
+fn addons_alloc(inode: &Inode, ctx: AllocCtx) -> Option<&KernelAddons> {
     // The flags suit the context (by the caller).  A BPF program may run
     // anywhere, the slab allocator included: its addons come from the
     // any-context allocator, as those of the storage helpers do.
-    let p = match ctx {
+    match ctx {
         AllocCtx::Bpf => inode.addons_alloc_nolock(ctx.raw_gfp()),
         AllocCtx::Sleepable | AllocCtx::Atomic => inode.addons_alloc(ctx.raw_gfp()),
-    };
-    // SAFETY: non-NULL is the inode's real addons (the kernel never hands
-    // out the placeholder), valid while the inode is.
-    unsafe { EmbeddedAddons::from_raw(p) }
+    }
 }
 
 impl EmbeddedBackend {
     /// The real addons of `inode`, if it has some.
-    fn get<'g>(&self, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
+    fn get<'g>(&self, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g KernelAddons> {
         addons_get(inode, guard)
     }
 
@@ -218,7 +160,7 @@ impl EmbeddedBackend {
         &self,
         inode: &Inode,
         ctx: AllocCtx,
-        f: impl FnOnce(&EmbeddedAddons, bool) -> R,
+        f: impl FnOnce(&KernelAddons, bool) -> R,
     ) -> Result<R> {
         {
             let guard = RcuGuard::new();
@@ -247,7 +189,7 @@ impl EmbeddedBackend {
 }
 
 impl Backend for EmbeddedBackend {
-    type Addons = EmbeddedAddons;
+    type Addons = KernelAddons;
     type Bench = EmbeddedBench;
     #[cfg(not(ia_inline_mask))]
     const NAME: &'static str = "embedded";
@@ -269,7 +211,7 @@ impl Backend for EmbeddedBackend {
         )
     }
 
-    fn lookup<'g>(&'g self, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g EmbeddedAddons> {
+    fn lookup<'g>(&'g self, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g KernelAddons> {
         self.get(inode, guard)
     }
 
@@ -277,7 +219,7 @@ impl Backend for EmbeddedBackend {
         &self,
         inode: &Inode,
         ctx: AllocCtx,
-        f: impl FnOnce(&EmbeddedAddons, bool) -> R,
+        f: impl FnOnce(&KernelAddons, bool) -> R,
     ) -> Result<R> {
         {
             let guard = RcuGuard::new();
@@ -304,12 +246,12 @@ impl Backend for EmbeddedBackend {
         self.get_or_create_serialised(inode, ctx, f)
     }
 
-    fn for_each(&self, mut f: impl FnMut(&EmbeddedAddons, &Inode)) -> Result {
+    fn for_each(&self, mut f: impl FnMut(&KernelAddons, &Inode)) -> Result {
         self.fs_types.for_each_inode(|inode| {
-            // SAFETY: the walk holds the inode on its super block's list, so
-            // it is not destroyed yet and its addons are alive; the borrow
-            // ends with this call.
-            if let Some(a) = unsafe { EmbeddedAddons::from_raw(inode.addons()) } {
+            // The walk holds the inode on its super block's list, so it is
+            // not destroyed yet; the guard scopes the borrow to this call.
+            let guard = RcuGuard::new();
+            if let Some(a) = inode.addons(&guard) {
                 f(a, inode);
             }
         });

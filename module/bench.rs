@@ -11,6 +11,7 @@
 
 use crate::{
     backend::{Backend, BenchTarget},
+    ffi,
     inode::{Inode, SynthInodes},
     kthread, rcu,
 };
@@ -47,14 +48,12 @@ const CREATE_OPS_MAX: u64 = 1 << 17;
 pub(crate) use kthread::cond_resched;
 
 fn now_ns() -> u64 {
-    // SAFETY: no precondition.
-    unsafe { bindings::ktime_get() as u64 }
+    kernel::time::Ktime::ktime_get().to_ns() as u64
 }
 
 /// A uniformly random index below `n` (`n <= u32::MAX`).
 fn random_below(n: usize) -> usize {
-    // SAFETY: no precondition.
-    let r = unsafe { bindings::get_random_u32() } as u64;
+    let r = u64::from(ffi::random_u32());
     ((r * n as u64) >> 32) as usize
 }
 
@@ -268,8 +267,7 @@ fn run_size<B: Backend>(w: &mut dyn Write, tracked: usize, threads: &[usize]) ->
     let untracked = tracked.clamp(MIN_UNTRACKED, MAX_UNTRACKED);
     let max_threads = threads.iter().copied().max().unwrap_or(1);
     let need = memory_needed::<B::Bench>(tracked, untracked, max_threads);
-    // SAFETY: no precondition.
-    let avail = unsafe { bindings::si_mem_available() }.max(0) as usize * kernel::page::PAGE_SIZE;
+    let avail = ffi::mem_available_pages() * kernel::page::PAGE_SIZE;
     if need > avail / 2 {
         let (need, avail) = (need >> 20, avail >> 20);
         pr_info!("bench: tracked {tracked} skipped: needs ~{need} MiB, {avail} MiB available\n");

@@ -29,6 +29,7 @@ use core::{
 use kernel::{
     alloc::flags::GFP_KERNEL,
     bindings,
+    error::to_result,
     ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void},
     new_mutex,
     page::PAGE_SIZE,
@@ -100,28 +101,72 @@ impl ModuleState {
 ///
 /// # Invariants
 ///
-/// Non-NULL only between [`publish`] and [`unpublish`]; the pointee is alive
+/// Non-NULL only while a [`Registration`] holds the pointee, which is alive
 /// then.  The C entry points (debugfs, misc device, kfuncs) are only
 /// reachable in that window: debugfs files are removed and the misc device
-/// deregistered before [`unpublish`], and open files and BPF programs hold a
-/// module reference, so the module cannot be unloading while they run.
+/// deregistered before `STATE` is cleared, and open files and BPF programs
+/// hold a module reference, so the module cannot be unloading while they
+/// run.
 static STATE: AtomicPtr<ModuleState> = AtomicPtr::new(null_mut());
 
-/// Makes `state` reachable from the C entry points.
-///
-/// # Safety
-///
-/// `state` must stay alive and in place until [`unpublish`] returns.
-pub(crate) unsafe fn publish(state: &ModuleState) {
-    STATE.store(
-        state as *const ModuleState as *mut ModuleState,
-        Ordering::Release,
-    );
+/// The C entry points (debugfs files, misc device, kfuncs), registered for
+/// a module state that they borrow per call; unregistered when dropped or
+/// by [`Registration::unregister`].
+pub(crate) struct Registration {
+    /// `None` once unregistered.
+    state: Option<Pin<KBox<ModuleState>>>,
 }
 
-/// Undoes [`publish`].  Call only once the C entry points are unregistered.
-pub(crate) fn unpublish() {
-    STATE.store(null_mut(), Ordering::Release);
+impl Registration {
+    /// Publishes `state` and registers the entry points.  Process context.
+    pub(crate) fn new(state: Pin<KBox<ModuleState>>) -> Result<Self> {
+        // INVARIANT (of `STATE`): the state is pinned in `Self`, which
+        // clears `STATE` (after unregistering the entry points) before it
+        // lets go of it.
+        STATE.store(
+            &*state as *const ModuleState as *mut ModuleState,
+            Ordering::Release,
+        );
+        let mut reg = Self { state: Some(state) };
+        // SAFETY: process context, no other precondition; a failure leaves
+        // nothing registered.
+        if let Err(e) = to_result(unsafe { ffi::ia_control_register() }) {
+            STATE.store(null_mut(), Ordering::Release);
+            // Not registered: nothing to undo in `drop`.
+            reg.state = None;
+            return Err(e);
+        }
+        // SAFETY: process context, no other precondition.  Kfunc sets cannot
+        // be unregistered: they go away with the module's BTF, and a loaded
+        // program that uses them pins the module.
+        to_result(unsafe { ffi::ia_kfuncs_register() })?;
+        Ok(reg)
+    }
+
+    /// Unregisters the entry points and hands the state back (always
+    /// `Some`: a registration holds its state until this).  Process
+    /// context.
+    pub(crate) fn unregister(mut self) -> Option<Pin<KBox<ModuleState>>> {
+        self.teardown();
+        self.state.take()
+    }
+
+    /// Unregisters the entry points if they are registered.
+    fn teardown(&mut self) {
+        if self.state.is_none() {
+            return;
+        }
+        // SAFETY: registered in `new`; returns once no debugfs or ioctl call
+        // runs, and none starts after it.
+        unsafe { ffi::ia_control_unregister() };
+        STATE.store(null_mut(), Ordering::Release);
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.teardown();
+    }
 }
 
 /// Runs `f` with the published module state, borrowed for the call only;
@@ -183,8 +228,7 @@ struct Sizes {
 
 /// The kmalloc bucket an object of `size` bytes takes.
 fn kmalloc_bucket(size: usize) -> usize {
-    // SAFETY: a pure computation on the kmalloc caches; no precondition.
-    unsafe { bindings::kmalloc_size_roundup(size) }
+    ffi::kmalloc_size_roundup(size)
 }
 
 impl Sizes {

@@ -5,7 +5,9 @@
 //! Mirrors `ia_glue.h` by hand: the kernel's own bindings cover the kernel
 //! types used here (`struct rhashtable`, `struct inode`, ...), the module's
 //! own C functions and types are declared below.  Only the safe wrappers
-//! (`rhashtable.rs`, `kprobe.rs`, `rcu.rs`, `inode.rs`) call these.
+//! (`rhashtable.rs`, `kprobe.rs`, `rcu.rs`, `inode.rs`, `vfs.rs`,
+//! `kthread.rs`, `recursion.rs`, and the ones at the end of this file)
+//! call these.
 
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
@@ -262,4 +264,26 @@ extern "C" {
 #[cfg(ia_backend_embedded)]
 extern "C" {
     pub(crate) fn ia_is_slab_object(p: *const c_void) -> bool;
+}
+
+/// `kmalloc_size_roundup()`: the size of the kmalloc object an allocation
+/// of `size` bytes gets.
+pub(crate) fn kmalloc_size_roundup(size: usize) -> usize {
+    // SAFETY: a pure computation on the kmalloc caches; no precondition.
+    unsafe { bindings::kmalloc_size_roundup(size) }
+}
+
+/// `get_random_u32()`.
+pub(crate) fn random_u32() -> u32 {
+    // SAFETY: no precondition (any context, the entropy pool is set up
+    // before modules load).
+    unsafe { bindings::get_random_u32() }
+}
+
+/// `si_mem_available()`: pages available for new allocations without
+/// swapping, an estimate.
+pub(crate) fn mem_available_pages() -> usize {
+    // SAFETY: no precondition; it reads global counters.
+    let pages = unsafe { bindings::si_mem_available() };
+    pages.max(0) as usize
 }

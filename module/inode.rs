@@ -11,6 +11,8 @@
 //! Lookups by an address that may belong to a freed inode take a `usize`,
 //! never an `&Inode`.
 
+#[cfg(ia_backend_embedded)]
+use crate::rcu::RcuGuard;
 use crate::{ffi, recursion::Busy};
 use core::ptr::{addr_of, addr_of_mut, NonNull};
 use kernel::{
@@ -338,6 +340,69 @@ pub(crate) unsafe fn mark_inode(mark: *mut ffi::FsnotifyMark) -> *mut bindings::
     unsafe { connector_inode(ffi::ia_mark_connector(mark)) }
 }
 
+/// The kernel's `struct inode_addons` (kernels with the series), seen
+/// through a shared reference.
+///
+/// # Invariants
+///
+/// Only ever referenced, never owned: a `&'a KernelAddons` points to the
+/// real (slab-allocated, not the kernel's placeholder) addons of an inode,
+/// allocated for all of `'a`.  The kernel frees them only after the inode's
+/// destruction (which swaps the placeholder in) and an RCU grace period.
+#[cfg(ia_backend_embedded)]
+#[repr(transparent)]
+pub(crate) struct KernelAddons(Opaque<bindings::inode_addons>);
+
+// SAFETY: the kernel's subsystems synchronise their own fields; this type
+// only reads them with `READ_ONCE()`/`rcu_access_pointer()` semantics.
+#[cfg(ia_backend_embedded)]
+unsafe impl Send for KernelAddons {}
+// SAFETY: see `Send`.
+#[cfg(ia_backend_embedded)]
+unsafe impl Sync for KernelAddons {}
+
+#[cfg(ia_backend_embedded)]
+impl KernelAddons {
+    /// Borrows the addons at `p` for `'a`; `None` if `p` is NULL.
+    ///
+    /// # Safety
+    ///
+    /// `p` must be NULL or an inode's real addons, allocated for all of
+    /// `'a`.
+    unsafe fn from_raw<'a>(p: *mut bindings::inode_addons) -> Option<&'a Self> {
+        // SAFETY: `Self` is a transparent wrapper; allocated for `'a` (by
+        // the caller).
+        NonNull::new(p).map(|p| unsafe { &*p.as_ptr().cast::<Self>() })
+    }
+
+    /// The raw pointer, for C (the kfuncs) and as an identity.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::inode_addons {
+        self.0.get()
+    }
+
+    /// The fsnotify state of `inode`, whose addons these are, as the kernel
+    /// keeps it there: `i_fsnotify_marks` in the addons, the mask in them
+    /// or, with patch 0005 (`ia_inline_mask`), in the inode.
+    pub(crate) fn fsnotify_state(&self, inode: &Inode) -> FsnotifyState {
+        let a = self.as_ptr();
+        // SAFETY: the addons are allocated (type invariant); the mask is
+        // read with `READ_ONCE()` semantics, as fsnotify's lockless readers
+        // do.
+        #[cfg(not(ia_inline_mask))]
+        let mask = unsafe { addr_of!((*a).i_fsnotify_mask).read_volatile() };
+        #[cfg(not(ia_inline_mask))]
+        let _ = inode;
+        #[cfg(ia_inline_mask)]
+        let mask = inode_read_once!(inode, i_fsnotify_mask);
+        // SAFETY: as above (`rcu_access_pointer()`: never dereferenced).
+        let marks = unsafe { addr_of!((*a).i_fsnotify_marks).read_volatile() };
+        FsnotifyState {
+            mask,
+            has_marks: !marks.is_null(),
+        }
+    }
+}
+
 /// The embedded backend's view of `inode->i_addons` (kernels with the
 /// series).
 #[cfg(ia_backend_embedded)]
@@ -345,9 +410,8 @@ impl Inode {
     /// `inode_addons_get()`: `i_addons` as it is now, possibly the kernel's
     /// placeholder.
     fn addons_raw(&self) -> *mut bindings::inode_addons {
-        // SAFETY: the inode is allocated (type invariant); `READ_ONCE()`,
-        // paired with the kernel's `cmpxchg()`.
-        unsafe { addr_of!((*self.as_ptr()).i_addons).read_volatile() }
+        // `READ_ONCE()`, paired with the kernel's `cmpxchg()`.
+        inode_read_once!(self, i_addons)
     }
 
     /// Whether `p` (a non-NULL `i_addons`) is real addons, a slab object,
@@ -358,15 +422,19 @@ impl Inode {
         unsafe { ffi::ia_is_slab_object(p.cast()) }
     }
 
-    /// The inode's real addons, NULL if it has none (or the kernel's
-    /// placeholder: it is being set up or torn down).  They are freed only
-    /// after the inode's destruction and an RCU grace period.
-    pub(crate) fn addons(&self) -> *mut bindings::inode_addons {
+    /// The inode's real addons, `None` if it has none (or the kernel's
+    /// placeholder: it is being set up or torn down), borrowed for the
+    /// caller's RCU read-side section.
+    pub(crate) fn addons<'g>(&self, _guard: &'g RcuGuard) -> Option<&'g KernelAddons> {
         let p = self.addons_raw();
         if p.is_null() || !Self::is_real_addons(p) {
-            return core::ptr::null_mut();
+            return None;
         }
-        p
+        // SAFETY: real addons, read under `_guard`: the kernel frees them
+        // after the inode's destruction (which first swaps the placeholder
+        // in, so a later read sees no addons) and a grace period that
+        // cannot end before `_guard` does.
+        unsafe { KernelAddons::from_raw(p) }
     }
 
     /// Whether the inode can take no addons any more: it is being torn down
@@ -377,25 +445,33 @@ impl Inode {
     }
 
     /// `inode_addons_alloc()`: the inode's addons, allocated with `gfp` if
-    /// it has none; NULL on allocation failure or for an inode being torn
+    /// it has none; `None` on allocation failure or for an inode being torn
     /// down.  `gfp` must suit the caller's context.
-    pub(crate) fn addons_alloc(&self, gfp: bindings::gfp_t) -> *mut bindings::inode_addons {
+    ///
+    /// The addons are borrowed for as long as the inode: the caller keeps
+    /// it from being destroyed meanwhile (a file reference, a probed call).
+    pub(crate) fn addons_alloc(&self, gfp: bindings::gfp_t) -> Option<&KernelAddons> {
         // SAFETY: the inode is allocated (type invariant); the flags suit
         // the context (by the caller).
-        unsafe { bindings::inode_addons_alloc(self.as_ptr(), gfp) }
+        let p = unsafe { bindings::inode_addons_alloc(self.as_ptr(), gfp) };
+        // SAFETY: non-NULL is the inode's real addons (the kernel never
+        // hands out the placeholder), freed only after its destruction.
+        unsafe { KernelAddons::from_raw(p) }
     }
 
     /// `inode_addons_attach_nolock()`: as [`Inode::addons_alloc`], but the
     /// object comes from the BPF memory allocator's per-CPU free lists,
     /// which any context may use: a BPF program can run inside the slab
-    /// allocator, where a slab allocation could deadlock.  NULL when the
+    /// allocator, where a slab allocation could deadlock.  `None` when the
     /// lists are empty (and `gfp` may not sleep) or for an inode being torn
     /// down.
-    pub(crate) fn addons_alloc_nolock(&self, gfp: bindings::gfp_t) -> *mut bindings::inode_addons {
+    pub(crate) fn addons_alloc_nolock(&self, gfp: bindings::gfp_t) -> Option<&KernelAddons> {
         // SAFETY: the inode is allocated (type invariant); the function may
         // be called from any context.
         let p = unsafe { bindings::inode_addons_attach_nolock(self.as_ptr(), gfp) };
-        kernel::error::from_err_ptr(p).unwrap_or(core::ptr::null_mut())
+        let p = kernel::error::from_err_ptr(p).unwrap_or(core::ptr::null_mut());
+        // SAFETY: as in `addons_alloc`.
+        unsafe { KernelAddons::from_raw(p) }
     }
 }
 

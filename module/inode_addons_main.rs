@@ -40,8 +40,8 @@ mod vfs;
 
 use active::ActiveBackend;
 use backend::Backend;
-use control::ModuleState;
-use kernel::{alloc::flags::GFP_KERNEL, error::to_result};
+use control::{ModuleState, Registration};
+use kernel::alloc::flags::GFP_KERNEL;
 use stats::STATS;
 
 module! {
@@ -53,52 +53,32 @@ module! {
 }
 
 struct InodeAddonsModule {
-    /// `None` only while dropping.
-    active: Option<Pin<KBox<ModuleState>>>,
+    /// The C entry points and the state they use; `None` only while
+    /// dropping.
+    registration: Option<Registration>,
     /// The inode census file (issue 13), `None` if it could not be made;
     /// independent of the backend, removed after it.
     _census: Option<census::Census>,
 }
 
-/// Starts the backend (and its probes).
-fn start() -> Result<Pin<KBox<ModuleState>>> {
+/// Starts the backend (and its probes) and registers the C entry points.
+fn start() -> Result<Registration> {
     ffi::IaQuery::check_layout()?;
     let backend = ActiveBackend::new()?;
-    KBox::pin_init(ModuleState::new(backend), GFP_KERNEL)
-}
-
-/// Registers the C entry points for `active`.
-fn publish(active: &ModuleState) -> Result {
-    // SAFETY: `active` is pinned and kept until `unpublish()` (called on
-    // the error paths here and first thing in `drop`).
-    unsafe { control::publish(active) };
-    // SAFETY: no precondition; undone in `drop`.
-    if let Err(e) = to_result(unsafe { ffi::ia_control_register() }) {
-        control::unpublish();
-        return Err(e);
-    }
-    // SAFETY: no precondition; kfunc sets go away with the module's BTF.
-    if let Err(e) = to_result(unsafe { ffi::ia_kfuncs_register() }) {
-        // SAFETY: registered above.
-        unsafe { ffi::ia_control_unregister() };
-        control::unpublish();
-        return Err(e);
-    }
-    Ok(())
+    Registration::new(KBox::pin_init(ModuleState::new(backend), GFP_KERNEL)?)
 }
 
 impl kernel::Module for InodeAddonsModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let active = start().and_then(|active| publish(&active).map(|()| active));
-        match active {
-            Ok(active) => {
+        match start() {
+            Ok(registration) => {
                 pr_info!(
                     "loaded: backend {}, struct inode_addons is {} bytes\n",
                     ActiveBackend::NAME,
                     ActiveBackend::OBJECT_SIZE
                 );
                 Ok(Self {
-                    active: Some(active),
+                    registration: Some(registration),
                     _census: census::Census::register().ok(),
                 })
             }
@@ -115,14 +95,12 @@ impl kernel::Module for InodeAddonsModule {
 
 impl Drop for InodeAddonsModule {
     fn drop(&mut self) {
-        // SAFETY: registered in `init`; returns once no debugfs or ioctl
-        // call runs.
-        unsafe { ffi::ia_control_unregister() };
-        control::unpublish();
-        let drained = self.active.as_ref().map_or(0, |a| a.backend.len());
+        // Returns once no debugfs or ioctl call runs.
+        let state = self.registration.take().and_then(Registration::unregister);
+        let drained = state.as_ref().map_or(0, |a| a.backend.len());
         // Unregisters the probes (waiting for running handlers), then frees
         // the table and every entry still in it.
-        drop(self.active.take());
+        drop(state);
         // Entries removed earlier are freed by RCU callbacks in this module.
         rcu::barrier();
         let (allocated, freed) = (STATS.allocated.get(), STATS.freed.get());
