@@ -154,8 +154,9 @@ pub struct Stats {
     pub untracked_unlinks: u64,
     /// States deleted at unlink.
     pub deleted: u64,
-    /// Storage backend: inodes destroyed while they had a state.
-    pub released: u64,
+    /// Tracked inodes destroyed while they had a state.  Storage: the
+    /// state went with the inode.  Hash: the entry stayed behind, stale.
+    pub inode_freed: u64,
     /// Events the ring buffer had no room for.
     pub lost_events: u64,
 }
@@ -204,10 +205,11 @@ impl Tracer {
             (&mut open.progs.hash_open, false),
             (&mut open.progs.hash_write, false),
             (&mut open.progs.hash_unlink, false),
+            (&mut open.progs.hash_free, false),
             (&mut open.progs.storage_open, true),
             (&mut open.progs.storage_write, true),
             (&mut open.progs.storage_unlink, true),
-            (&mut open.progs.storage_release, true),
+            (&mut open.progs.storage_free, true),
         ] {
             prog.set_autoload(is_storage == storage);
         }
@@ -290,20 +292,21 @@ impl Tracer {
             reported: b.reported,
             untracked_unlinks: b.untracked_unlinks,
             deleted: b.deleted,
-            released: b.released,
+            inode_freed: b.inode_freed,
             lost_events: b.lost_events,
         }
     }
 
     /// States alive now.  Hash: the map's entries, counted by walking its
     /// keys.  Storage: inode storage has no key walk (it is reached through
-    /// the inode), so created - deleted - released, counted by the programs.
+    /// the inode), so created - deleted - inode_freed, counted by the
+    /// programs.
     pub fn live_states(&self) -> u64 {
         match self.backend {
             Backend::Hash => self.skel.maps.hash_state.keys().count() as u64,
             Backend::Storage => {
                 let s = self.stats();
-                s.created - s.deleted - s.released
+                s.created - s.deleted - s.inode_freed
             }
         }
     }

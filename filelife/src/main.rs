@@ -94,7 +94,7 @@ fn main() {
     let s = tracer.stats();
     println!(
         "# backend={} live_states={} map_bytes={} created={} found_at_create={} \
-         no_state={} writes={} reported={} untracked_unlinks={} released={} lost_events={}",
+         no_state={} writes={} reported={} untracked_unlinks={} inode_freed={} lost_events={}",
         opts.backend.name(),
         tracer.live_states(),
         tracer.map_bytes(),
@@ -104,7 +104,7 @@ fn main() {
         s.writes,
         s.reported,
         s.untracked_unlinks,
-        s.released,
+        s.inode_freed,
         s.lost_events
     );
 }

@@ -96,7 +96,7 @@ __u64 writes;		/* vfs_write() calls accounted */
 __u64 reported;		/* unlinks reported (had a state) */
 __u64 untracked_unlinks;	/* unlinks of files without a state */
 __u64 deleted;		/* states deleted at unlink */
-__u64 released;		/* storage: inodes destroyed with a state */
+__u64 inode_freed;	/* inodes destroyed while they had a state */
 __u64 lost_events;	/* ring buffer full */
 
 static __always_inline bool wanted(struct inode *inode)
@@ -119,7 +119,7 @@ static __always_inline struct fl_key key_of(struct inode *inode)
  * equivalent, an insert with BPF_NOEXIST (Tracee's pattern).
  */
 static __always_inline struct fl_state *state_get(bool storage, struct inode *inode,
-						   bool create, bool *fresh)
+						  bool create, bool *fresh)
 {
 	struct fl_state zero = {}, *st;
 	struct fl_key k;
@@ -263,16 +263,29 @@ int BPF_PROG(storage_unlink, struct mnt_idmap *idmap, struct inode *dir,
 }
 
 /*
- * Not needed for the state's lifetime (the kernel frees it an RCU grace
- * period later): counts the tracked inodes that die with their state, so
- * that userspace can tell how many states are live.
+ * Not needed for the state's lifetime: counts the tracked inodes destroyed
+ * while they have a state (inode_freed).  Storage: the kernel frees the
+ * state with the inode (an RCU grace period later), so userspace can tell
+ * how many states are live, which it cannot walk.  Hash: the entry stays
+ * behind, stale, for the next inode with that number.
  */
-SEC("fentry/security_inode_free")
-int BPF_PROG(storage_release, struct inode *inode)
+static __always_inline int on_free(bool storage, struct inode *inode)
 {
-	if (wanted(inode) && bpf_inode_storage_get(&inode_state, inode, 0, 0))
-		__sync_fetch_and_add(&released, 1);
+	if (wanted(inode) && state_get(storage, inode, false, NULL))
+		__sync_fetch_and_add(&inode_freed, 1);
 	return 0;
+}
+
+SEC("fentry/security_inode_free")
+int BPF_PROG(hash_free, struct inode *inode)
+{
+	return on_free(false, inode);
+}
+
+SEC("fentry/security_inode_free")
+int BPF_PROG(storage_free, struct inode *inode)
+{
+	return on_free(true, inode);
 }
 
 char LICENSE[] SEC("license") = "GPL";
