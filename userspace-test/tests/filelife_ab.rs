@@ -147,45 +147,88 @@ fn reuse_storage_never_reports_stale_state() {
 
 const UMOUNT_FILES: u64 = 100;
 
+/// What the `umount_*` pair saw.
+struct Umounted {
+    /// Counters right after the umount.
+    stats: Stats,
+    /// States alive right after the umount.
+    live: u64,
+    /// Counters after as many files were created on the next tmpfs.
+    again: Stats,
+}
+
 /// Files written on a tmpfs that is then unmounted, never unlinked: the
-/// states left behind.
-fn umount(backend: Backend) -> Option<(Stats, u64, u64)> {
+/// states left behind.  Then a new tmpfs, which gets the same anonymous
+/// device number (the kernel hands out the lowest free one) and, tmpfs
+/// numbering its inodes per mount, the same inode numbers: its new files
+/// meet whatever state was left behind.
+fn umount(backend: Backend) -> Option<Umounted> {
     let mut mnt = Mount::tmpfs("fl-umount");
+    let dev = kernel_dev(&mnt.path).expect("stat mount");
     let t = start(backend, &mnt.path, None)?;
-    for i in 0..UMOUNT_FILES {
-        fs::write(mnt.path.join(format!("f{i}")), [0u8; 100]).unwrap();
-    }
+    let write_all = |m: &Mount| {
+        for i in 0..UMOUNT_FILES {
+            fs::write(m.path.join(format!("f{i}")), [0u8; 100]).unwrap();
+        }
+    };
+    write_all(&mnt);
     let s = show(&t, "before umount");
     assert_eq!((s.created, s.writes), (UMOUNT_FILES, UMOUNT_FILES));
-    let before = t.live_states();
-    assert_eq!(before, UMOUNT_FILES);
+    assert_eq!(t.live_states(), UMOUNT_FILES);
     mnt.umount();
-    let s = show(&t, "after umount");
-    Some((s, before, t.live_states()))
+    let stats = show(&t, "after umount");
+    let live = t.live_states();
+    // A lower number freed meanwhile (the lazily unmounted tmpfs of an
+    // earlier test's loop image goes when its loop device lets go) is
+    // taken first: hold such mounts until the unmounted one's comes back.
+    let mut held = Vec::new();
+    let next = loop {
+        let m = Mount::tmpfs("fl-umount-next");
+        if kernel_dev(&m.path).expect("stat mount") == dev {
+            break m;
+        }
+        assert!(
+            held.len() < 64,
+            "64 new tmpfs mounts, none got the unmounted one's device number"
+        );
+        held.push(m);
+    };
+    write_all(&next);
+    let again = show(&t, "after as many files on the next tmpfs");
+    Some(Umounted { stats, live, again })
 }
 
 #[test]
 #[ignore = "issue 15: not run in a VM yet; TEST_ONLY=filelife_ab cargo make test -- --ignored"]
 fn umount_hash_keeps_every_entry() {
-    let (s, _, after) = umount(Backend::Hash).unwrap();
+    let u = umount(Backend::Hash).unwrap();
     assert_eq!(
-        s.inode_freed, UMOUNT_FILES,
+        u.stats.inode_freed, UMOUNT_FILES,
         "every inode destroyed by the umount, its entry behind"
     );
-    assert_eq!(after, UMOUNT_FILES, "hash entries of the unmounted files");
+    assert_eq!(u.live, UMOUNT_FILES, "hash entries of the unmounted files");
+    assert_eq!(
+        u.again.found_at_create, UMOUNT_FILES,
+        "every file of the next tmpfs created onto a stale entry"
+    );
 }
 
 #[test]
 #[ignore = "issue 15: not run in a VM yet; TEST_ONLY=filelife_ab cargo make test -- --ignored"]
 fn umount_storage_goes_with_the_inodes() {
-    let Some((s, _, after)) = umount(Backend::Storage) else {
+    let Some(u) = umount(Backend::Storage) else {
         return;
     };
-    assert_eq!(after, 0);
+    assert_eq!(u.live, 0);
     assert_eq!(
-        s.inode_freed, UMOUNT_FILES,
+        u.stats.inode_freed, UMOUNT_FILES,
         "every state destroyed with its inode"
     );
+    assert_eq!(
+        u.again.found_at_create, 0,
+        "no stale state on the next tmpfs"
+    );
+    assert_eq!(u.again.created, 2 * UMOUNT_FILES);
 }
 
 const EVICT_FILES: usize = 50;
