@@ -14,6 +14,7 @@ use crate::{bpftool, env, run};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 /// Mounts bpffs on /sys/fs/bpf unless it is there: pinned programs and
 /// links live there (bpftool mounts it for `prog load`, not for `loadall`).
@@ -63,6 +64,8 @@ pub struct Attached {
     dir: String,
     /// Id of the program.
     pub prog_id: u64,
+    /// Ids of every program attached through a pinned link.
+    link_prog_ids: Vec<u64>,
     /// Ids of its maps.
     pub map_ids: Vec<u64>,
 }
@@ -119,6 +122,7 @@ impl Attached {
         let mut att = Attached {
             dir,
             prog_id: 0,
+            link_prog_ids: Vec::new(),
             map_ids: Vec::new(),
         };
         // With `autoattach`, bpftool pins each program's link (named after
@@ -128,6 +132,11 @@ impl Attached {
             .map(|e| e.unwrap().path())
             .collect();
         links.sort();
+        att.link_prog_ids = links
+            .iter()
+            .filter_map(|l| try_json(&["link", "show", "pinned", l.to_str().unwrap()]).ok())
+            .filter_map(|link| link["prog_id"].as_u64())
+            .collect();
         let pin = links[0].to_str().unwrap();
         // bpftool falls back to pinning the program when it cannot attach.
         let prog_id = match try_json(&["link", "show", "pinned", pin]) {
@@ -151,6 +160,33 @@ impl Attached {
             .unwrap_or_default();
         att.prog_id = prog_id;
         Ok(att)
+    }
+
+    /// Unpins the programs' links and waits until the kernel has detached
+    /// every program attached through them.
+    ///
+    /// Dropping the last reference to a link detaches its program in a
+    /// kworker (`bpf_link_put()` defers the release), which rewrites the
+    /// attach site (`text_poke_bp()`) while this thread runs on.  A test
+    /// whose program sits on a path this thread takes (an LSM hook on inode
+    /// allocation: every pipe, every spawned process) would run that site
+    /// while it is being rewritten.  This waits without taking such a path:
+    /// it asks the bpf syscall itself whether each program is still loaded
+    /// (a program outlives its last link's detach), which allocates no
+    /// inode and starts no process.
+    pub fn detach(self) {
+        let ids = self.link_prog_ids.clone();
+        drop(self);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        for id in ids {
+            while prog_loaded(id) {
+                assert!(
+                    Instant::now() < deadline,
+                    "program {id} still loaded 120 s after its link was unpinned"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 
     /// The value of global variable `var` (a u64 in `.bss`).
@@ -179,6 +215,38 @@ pub fn prog_exists(id: u64) -> bool {
     bpftool_run(&["prog", "show", "id", &id.to_string()])
         .status
         .success()
+}
+
+/// Whether a program with this id is still loaded, asked with
+/// `BPF_PROG_GET_FD_BY_ID`: unlike [`prog_exists`] it runs no bpftool
+/// process, so it creates no pipe and allocates no inode (the program fd is
+/// an anonymous inode's file).
+pub fn prog_loaded(id: u64) -> bool {
+    const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+    // union bpf_attr for *_GET_FD_BY_ID: prog_id, next_id, open_flags.
+    let attr: [u32; 3] = [id.try_into().expect("32-bit program id"), 0, 0];
+    // SAFETY: `attr` is a valid `union bpf_attr` prefix for this command,
+    // of the size passed; the kernel only reads it.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_GET_FD_BY_ID,
+            attr.as_ptr(),
+            std::mem::size_of_val(&attr),
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: a descriptor this call just got and nothing else uses.
+        unsafe { libc::close(fd as libc::c_int) };
+        return true;
+    }
+    let err = std::io::Error::last_os_error();
+    assert_eq!(
+        err.raw_os_error(),
+        Some(libc::ENOENT),
+        "BPF_PROG_GET_FD_BY_ID {id}: {err}"
+    );
+    false
 }
 
 /// Whether a map with this id still exists.

@@ -24,13 +24,20 @@ use userspace_test::{dmesg_mark, Module};
 
 const FILES: u64 = 20;
 
-// Not run for now: on the stock debug kernel under TCG the guest took an
-// "Oops: int3" in bpf_lsm_inode_alloc_security() (a text-poke site of the
-// LSM program's trampoline) and panicked, taking the rest of the suite with
-// it.  To be reworked to fail the inode allocation with failslab on
-// lsm_inode_cache instead of a BPF LSM program (issue 14).
+// The programs are detached with `Attached::detach`, which waits until the
+// kernel has rewritten the attach sites before this thread goes on.  A plain
+// drop detached them in a kworker while this thread ran on, through
+// `pipe2()` (a spawned bpftool or umount) into `security_inode_alloc()` and
+// the LSM program's site: on stock-debug under TCG that once ended in
+// "Oops: int3" at bpf_lsm_inode_alloc_security+0x5 (2026-12-01; the oops
+// is quoted in the commit that added `detach`), its code dump already
+// showing the site's restored 5-byte nop.  A CPU that executes the patch's
+// int3 after `text_poke_bp()` finished (its sync IPIs done, the descriptor
+// gone) is what x86's protocol rules out on hardware, so the emulator's
+// handling of cross-modified code is the likely cause; one log does not
+// prove it.  Either way the test no longer runs a site while it is being
+// rewritten.
 #[test]
-#[ignore = "LSM trampoline attach crashed the TCG debug guest; rework with failslab"]
 fn no_addons_for_an_inode_being_destroyed() {
     let m = Module::load(&[]).expect("insmod");
     let mnt = Mount::tmpfs("destroy");
@@ -63,7 +70,7 @@ fn no_addons_for_an_inode_being_destroyed() {
         0,
         "addons made for an inode being destroyed"
     );
-    drop(prog);
+    prog.detach();
     assert_eq!(stat("inodes_with_addons"), with_before);
     // Reads the inode of every addons object: KASAN reports a freed one.
     let sc = selfcheck();
