@@ -247,11 +247,10 @@ impl Backend for EmbeddedBackend {
     }
 
     fn for_each(&self, mut f: impl FnMut(&KernelAddons, &Inode)) -> Result {
-        self.fs_types.for_each_inode(|inode| {
+        self.fs_types.for_each_inode(|inode, guard| {
             // The walk holds the inode on its super block's list, so it is
-            // not destroyed yet; the guard scopes the borrow to this call.
-            let guard = RcuGuard::new();
-            if let Some(a) = inode.addons(&guard) {
+            // not destroyed yet, under an RCU guard that outlives the call.
+            if let Some(a) = inode.addons(guard) {
                 f(a, inode);
             }
         });

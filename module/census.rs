@@ -197,7 +197,7 @@ impl SeqShow for CensusTypes {
         }
         types.walk(|step| match step {
             Walked::SuperBlock(t) => rows[t].sbs += 1,
-            Walked::Inode(t, inode) => count(&mut rows[t], inode),
+            Walked::Inode(t, inode, _) => count(&mut rows[t], inode),
         });
         write_table(w, types, &rows).map_err(|_| EINVAL)
     }

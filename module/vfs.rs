@@ -11,7 +11,7 @@
 //! 6.12's `kernel` crate has no file abstraction (`kernel::fs::File` came
 //! later); this is the minimum the module needs, after its model.
 
-use crate::{ffi, inode::Inode};
+use crate::{ffi, inode::Inode, rcu::RcuGuard};
 use core::{
     fmt,
     ptr::{addr_of_mut, null_mut, NonNull},
@@ -247,8 +247,9 @@ pub(crate) enum Walked<'a> {
     /// A super block of the type; its inodes follow.
     SuperBlock(usize),
     /// An inode on the `s_inodes` list of the last super block, borrowed for
-    /// the call.
-    Inode(usize, &'a Inode),
+    /// the call, with the RCU read-side section the walk holds over that
+    /// list (for borrows of what the kernel frees after a grace period).
+    Inode(usize, &'a Inode, &'a RcuGuard),
 }
 
 impl FsTypes {
@@ -278,12 +279,13 @@ impl FsTypes {
     }
 
     /// Calls `f` for every inode on the `s_inodes` list of a super block
-    /// of these types, borrowed for the call.  See [`FsTypes::walk`].
+    /// of these types, borrowed for the call, with the walk's RCU guard.
+    /// See [`FsTypes::walk`].
     #[cfg_attr(not(ia_backend_embedded), allow(dead_code))]
-    pub(crate) fn for_each_inode(&self, mut f: impl FnMut(&Inode)) {
+    pub(crate) fn for_each_inode(&self, mut f: impl FnMut(&Inode, &RcuGuard)) {
         self.walk(|w| {
-            if let Walked::Inode(_, inode) = w {
-                f(inode)
+            if let Walked::Inode(_, inode, guard) = w {
+                f(inode, guard)
             }
         });
     }
@@ -350,6 +352,9 @@ unsafe extern "C" fn sb_inodes<F: FnMut(Walked<'_>)>(
     };
     // SAFETY: an initialised spinlock; released below.
     unsafe { bindings::spin_lock(lock) };
+    // One read-side section per list, not per inode: `rcu_read_lock()` is
+    // not free on debug kernels (lockdep), and the lock is held anyway.
+    let guard = RcuGuard::new();
     // SAFETY: the list is stable under its lock.
     let mut pos = unsafe { (*head).next };
     while pos != head {
@@ -359,11 +364,12 @@ unsafe extern "C" fn sb_inodes<F: FnMut(Walked<'_>)>(
         // destroying it: allocated while the lock is held, so for the call.
         let inode = unsafe { Inode::from_raw(pos.cast::<u8>().sub(off).cast()) };
         if let Some(inode) = inode {
-            (w.f)(Walked::Inode(w.ty, inode));
+            (w.f)(Walked::Inode(w.ty, inode, &guard));
         }
         // SAFETY: as above.
         pos = unsafe { (*pos).next };
     }
+    drop(guard);
     // SAFETY: taken above.
     unsafe { bindings::spin_unlock(lock) };
 }
