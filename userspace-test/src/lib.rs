@@ -112,17 +112,59 @@ pub fn drop_caches() {
     fs::write("/proc/sys/vm/drop_caches", "2").expect("write drop_caches");
 }
 
-/// Number of kernel log lines so far; pair with [`dmesg_since`].
-pub fn dmesg_mark() -> usize {
-    run_ok("dmesg", &[]).lines().count()
+/// The kernel log's records as (sequence number, message), oldest first, read
+/// from `/dev/kmsg`.  Sequence numbers, unlike line counts of `dmesg`, stay
+/// valid when the log buffer wraps: once it is full, every new line pushes an
+/// old one out and the line count stops growing.
+fn kmsg_records() -> Vec<(usize, String)> {
+    use std::io::{ErrorKind, Read};
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let mut kmsg = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg")
+        .expect("open /dev/kmsg");
+    let mut records = Vec::new();
+    // One record per read(); the kernel truncates none below 8 KiB.
+    let mut buf = vec![0u8; 8192];
+    loop {
+        match kmsg.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                // "prio,seq,time,flags;message\n" then " KEY=value" lines.
+                let rec = String::from_utf8_lossy(&buf[..n]);
+                let (head, rest) = rec.split_once(';').expect("/dev/kmsg record without ';'");
+                let seq = head
+                    .split(',')
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .expect("/dev/kmsg record without a sequence number");
+                let msg = rest.split('\n').next().unwrap_or("").to_owned();
+                records.push((seq, msg));
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            // The record was overwritten while we read: the next read
+            // returns the oldest one left.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+            Err(e) => panic!("read /dev/kmsg: {e}"),
+        }
+    }
+    records
 }
 
-/// Kernel log lines written after `mark`.
+/// The kernel log's position now (the last record's sequence number); pair
+/// with [`dmesg_since`].
+pub fn dmesg_mark() -> usize {
+    kmsg_records().last().map_or(0, |(seq, _)| seq + 1)
+}
+
+/// Kernel log messages written since `mark` (without `dmesg`'s timestamps).
 pub fn dmesg_since(mark: usize) -> Vec<String> {
-    run_ok("dmesg", &[])
-        .lines()
-        .skip(mark)
-        .map(str::to_owned)
+    kmsg_records()
+        .into_iter()
+        .filter(|(seq, _)| *seq >= mark)
+        .map(|(_, msg)| msg)
         .collect()
 }
 
