@@ -149,9 +149,13 @@ for flavor in $TEST_FLAVORS; do
 		left=$(($(remaining) - 120))
 		((left < tmo)) && tmo=$left
 	fi
+	# The tests' IA_* knobs (IA_SEED, IA_STRESS_SECS, IA_FILELIFE_FILES,
+	# IA_FILELIFE_CAP...): virtme-ng does not forward the host's
+	# environment into the guest.
+	mapfile -t ia_env < <(env | grep -E '^IA_[A-Z0-9_]+=' || true)
 	set +e
 	VM_OUT="$out" "$ROOT/tools/vm-run.sh" "$flavor" "$VARIANT" --timeout "$tmo" -- \
-		env FLAVOR="$flavor" VARIANT="$VARIANT" KDIR="$KDIR" \
+		env FLAVOR="$flavor" VARIANT="$VARIANT" KDIR="$KDIR" "${ia_env[@]}" \
 		INODE_ADDONS_KO="$KDIR/ext/module/inode_addons.ko" \
 		BPFTOOL="$BUILD/tools/bpftool/bpftool" \
 		"$ROOT/tools/guest-test.sh" "$FBINS" "$@"
