@@ -242,8 +242,7 @@ class Data:
         same group (group_of()), both file systems: one pair of boots samples
         the boot-to-boot variation of a case only once, and cases of a group
         share their code paths."""
-        g = group_of(case)
-        tol = max(self.aa_case(c) for c in self.cases if group_of(c) == g)
+        tol = group_max(self.cases, case, self.aa_case)
         if self.mode == "icount":
             tol = max(tol, ICOUNT_RESOLUTION)
         return tol
@@ -274,7 +273,7 @@ class Data:
         return abs(self.l1d_value("stock", case, i) - self.l1d_value("stock-aa", case, i))
 
     def l1d_tol(self, case, i=2):
-        return max(self.l1d_aa_case(c, i) for c in self.l1d_cases if group_of(c) == group_of(case))
+        return group_max(self.l1d_cases, case, lambda c: self.l1d_aa_case(c, i))
 
     def l1d_diff(self, a, b, case, i=2):
         """(diff, lo, hi) of modelled per-op counts (i: 0 insns, 1 accesses,
@@ -308,6 +307,12 @@ def group_of(case):
     if parts[1].startswith("cold"):
         return ("cold", parts[2])
     return tuple(parts[1:])
+
+
+def group_max(cases, case, f):
+    """The largest f(c) among the cases c of case's group (the A/A tolerance)."""
+    g = group_of(case)
+    return max(f(c) for c in cases if group_of(c) == g)
 
 
 def fmt_l1d(x):

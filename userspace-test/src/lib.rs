@@ -153,8 +153,8 @@ fn kmsg_records() -> Vec<(usize, String)> {
     records
 }
 
-/// The kernel log's position now (the last record's sequence number); pair
-/// with [`dmesg_since`].
+/// The kernel log's position now (the sequence number the next record will
+/// get); pair with [`dmesg_since`].
 pub fn dmesg_mark() -> usize {
     kmsg_records().last().map_or(0, |(seq, _)| seq + 1)
 }
