@@ -14,8 +14,8 @@
 //!
 //! | column | non-default means |
 //! |---|---|
-//! | `flctx` | `i_flctx` set: the inode had a file lock or lease |
-//! | `devices` | `i_devices` not empty: a character device inode that was opened |
+//! | `flctx` | `i_flctx` set (in the inode, or in the addons on `addons-cold`): the inode had a file lock or lease |
+//! | `devices` | `i_devices` linked (in the inode, or in the addons on `addons-cold`): a character device inode that was opened |
 //! | `sequence` | `i_sequence` set: a futex key was taken on a shared mapping of the file |
 //! | `dtime` | `dirtied_time_when` set: the inode was ever dirty with timestamps only (lazytime) |
 //! | `fsn_mask`, `fsn_marks` | the fsnotify mask is not 0, a mark connector is attached (wherever the series puts them) |
@@ -36,7 +36,7 @@
 //! not walked).
 
 use crate::{
-    inode::{inode_field_addr, inode_read_once, Inode},
+    inode::{inode_read_once, Inode},
     vfs::{FsTypes, SeqFile, SeqShow, SeqWriter, Walked},
 };
 use core::fmt::{self, Write};
@@ -130,12 +130,8 @@ fn count(row: &mut Row, inode: &Inode) {
             row.n[c] += 1;
         }
     };
-    hit(col::FLCTX, !inode_read_once!(inode, i_flctx).is_null());
-    let devices = inode_field_addr!(inode, i_devices);
-    hit(
-        col::DEVICES,
-        inode_read_once!(inode, i_devices.next).cast_const() != devices,
-    );
+    hit(col::FLCTX, inode.has_file_lock_context());
+    hit(col::DEVICES, inode.in_cdev_list());
     hit(
         col::SEQUENCE,
         inode_read_once!(inode, i_sequence.counter) != 0,

@@ -72,6 +72,7 @@ pub(crate) use inode_read_once;
 /// The address of a field of an [`Inode`] (`&Inode`), never dereferenced:
 /// `inode_field_addr!(inode, i_devices)`, e.g. to tell an empty list head
 /// (pointing to itself) with [`inode_read_once!`].
+#[cfg_attr(ia_addons_devices, allow(unused_macros))]
 macro_rules! inode_field_addr {
     ($inode:expr, $($field:ident).+) => {{
         let p: *mut ::kernel::bindings::inode = $crate::inode::Inode::as_ptr($inode);
@@ -80,7 +81,6 @@ macro_rules! inode_field_addr {
         unsafe { ::core::ptr::addr_of!((*p).$($field).+) }
     }};
 }
-pub(crate) use inode_field_addr;
 
 impl Inode {
     /// Borrows the inode at `ptr` for `'a`; `None` if `ptr` is NULL.
@@ -400,6 +400,67 @@ impl KernelAddons {
             mask,
             has_marks: !marks.is_null(),
         }
+    }
+}
+
+/// Fields few inodes use, wherever the kernel keeps them: in `struct inode`
+/// (stock and most flavors) or, on flavor `addons-cold`, in the addons
+/// (`ia_addons_flctx`, `ia_addons_devices`, set by Kbuild from the struct).
+/// Lockless snapshots, for the census.
+impl Inode {
+    /// Whether the inode has a file lock context (`i_flctx` set): it had a
+    /// POSIX, OFD or flock lock or a lease.
+    pub(crate) fn has_file_lock_context(&self) -> bool {
+        #[cfg(not(ia_addons_flctx))]
+        return !inode_read_once!(self, i_flctx).is_null();
+        #[cfg(ia_addons_flctx)]
+        {
+            let guard = RcuGuard::new();
+            self.addons(&guard)
+                .is_some_and(|a| a.has_file_lock_context())
+        }
+    }
+
+    /// Whether the inode is on a character device's list of inodes
+    /// (`i_devices` linked): a character device inode that was opened.
+    pub(crate) fn in_cdev_list(&self) -> bool {
+        #[cfg(not(ia_addons_devices))]
+        return inode_read_once!(self, i_devices.next).cast_const()
+            != inode_field_addr!(self, i_devices);
+        #[cfg(ia_addons_devices)]
+        {
+            let guard = RcuGuard::new();
+            self.addons(&guard).is_some_and(|a| a.in_cdev_list())
+        }
+    }
+}
+
+#[cfg(ia_backend_embedded)]
+impl KernelAddons {
+    /// `i_flctx` in the addons is set (flavor `addons-cold`).
+    #[cfg(ia_addons_flctx)]
+    fn has_file_lock_context(&self) -> bool {
+        // SAFETY: the addons are allocated (type invariant); a `READ_ONCE()`
+        // snapshot, never dereferenced.
+        !unsafe { addr_of!((*self.as_ptr()).i_flctx).read_volatile() }.is_null()
+    }
+
+    /// `i_devices` in the addons is linked (flavor `addons-cold`): not NULL
+    /// (never linked: the addons are zeroed) and not pointing to itself
+    /// (unlinked by `list_del_init()`).
+    #[cfg(ia_addons_devices)]
+    fn in_cdev_list(&self) -> bool {
+        let head = self.as_ptr();
+        // SAFETY: the addons are allocated (type invariant); the projection
+        // stays in bounds, and the read is a `READ_ONCE()` snapshot of the
+        // list pointer, never dereferenced.
+        let (next, this) = unsafe {
+            (
+                addr_of!((*head).i_devices.next).read_volatile(),
+                addr_of!((*head).i_devices),
+            )
+        };
+        !next.is_null() && next.cast_const() != this
     }
 }
 

@@ -11,9 +11,26 @@ REPORTS='BUG:|WARNING:|Oops|general protection fault|KASAN:|UBSAN:|possible circ
 drop_warn_alloc() {
 	awk -f "$HERE/drop-warn-alloc.awk"
 }
+# The kernel log by /dev/kmsg sequence numbers, not dmesg line counts: once
+# the log buffer is full, every new line pushes an old one out and a line
+# count stops telling where a test began.  Each read() of /dev/kmsg is one
+# record, "prio,seq,ts,flags;text"; continuation lines start with a blank.
+kmsg() {
+	dd if=/dev/kmsg iflag=nonblock bs=64k 2>/dev/null | grep -aE '^[0-9]+,[0-9]+,'
+}
+kmsg_last_seq() {
+	kmsg | tail -n1 | cut -d, -f2
+}
+# The text of the records after sequence number $1.
+kmsg_since() {
+	kmsg | awk -v after="$1" '{
+		split($0, f, ",")
+		if (f[2] + 0 > after + 0) { sub(/^[^;]*;/, ""); print }
+	}'
+}
 rc=0
 while read -r name path; do
-	mark=$(dmesg | wc -l)
+	mark=$(kmsg_last_seq)
 	echo "guest-test: === $name ==="
 	"$path" --test-threads=1 "$@" 2>&1 | tee "$VM_OUT/$name.log"
 	# fault_* binaries inject allocation failures on purpose: the kernel's
@@ -22,7 +39,7 @@ while read -r name path; do
 	# expected output, not a report.  Anything else still counts.
 	filter=cat
 	[[ "$name" == fault_* ]] && filter=drop_warn_alloc
-	dmesg | tail -n +"$((mark + 1))" | $filter | grep -E -A20 "$REPORTS" >"$VM_OUT/$name.kreports"
+	kmsg_since "${mark:-0}" | $filter | grep -E -A20 "$REPORTS" >"$VM_OUT/$name.kreports"
 	# libtest's own summary: "test result: ok. 3 passed; 0 failed; ..."
 	p=$(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' "$VM_OUT/$name.log" | tail -n1)
 	f=$(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$VM_OUT/$name.log" | tail -n1)

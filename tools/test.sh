@@ -1,25 +1,32 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# cargo make test: build each tested flavor's debug kernel and module, build the
+# cargo make test: build each tested flavor's kernel and module, build the
 # userspace-test crate on the host, boot each flavor and run every test binary
 # inside it, then print one summary line: "N passed, N failed".
 #
-# TEST_FLAVORS (default: every flavor) and TEST_VARIANT (default: debug)
-# select what is tested.  Extra arguments are passed to every test binary (a
-# libtest filter on test function names); TEST_ONLY=REGEX selects test
-# binaries by file name (e.g. TEST_ONLY='module_.*').
-#
-# CI has 85 minutes for everything on 2 cores, and every flavor costs a debug
-# kernel (~9 min cold) and a guest run.  So the whole suite runs on
-# TEST_FULL_FLAVORS (default: stock and addons: both module backends, and
-# the patches every patched flavor shares, 0001-0005 and 0007), and every
-# other flavor runs the smoke subset TEST_SMOKE (all fsnotify behaviour,
-# which is what their extra patches change, and the module's load and shadow
-# checks), after the full ones.  TEST_ALL=1 (`cargo make test-all`) runs the
-# whole suite on every flavor.
+# What runs (CI runs `cargo make test`, 85 minutes for everything on 2 cores
+# with a cold build of every kernel it boots):
+# - `cargo make test`: the release variant (~15 min cold build, ~10 min for
+#   the whole suite in the guest); the whole suite on TEST_FULL_FLAVORS
+#   (stock and addons: both module backends, and the patches every patched
+#   flavor shares), the smoke subset TEST_SMOKE on TEST_SMOKE_FLAVORS
+#   (addons-flag: what its extra patches change is fsnotify), nothing on the
+#   other flavors.  The binaries that need the debug variant's fault
+#   injection or kmemleak (DEBUG_ONLY) are listed as not run, not counted.
+# - `cargo make test-all` (TEST_ALL=1): the debug variant (KASAN, lockdep,
+#   kmemleak, failslab; builds and guests several times slower), the whole
+#   suite on every flavor, slow tests included.
+# TEST_FLAVORS and TEST_VARIANT override the flavors and the variant.  Extra
+# arguments are passed to every test binary (a libtest filter on test
+# function names); TEST_ONLY=REGEX selects test binaries by file name (e.g.
+# TEST_ONLY='module_.*').
 source "$(dirname "$0")/lib.sh"
 
-VARIANT="${TEST_VARIANT:-debug}"
+if [[ -n "${TEST_ALL:-}" ]]; then
+	VARIANT="${TEST_VARIANT:-debug}"
+else
+	VARIANT="${TEST_VARIANT:-release}"
+fi
 # TEST_DEADLINE (epoch seconds) bounds the whole run (CI has 90 minutes): each
 # guest gets at most what is left, and a flavor that cannot start in time is
 # reported as a failure, not silently dropped.
@@ -34,8 +41,17 @@ ALL_FLAVORS="stock $(for f in $(flavors); do
 done | sort -n -k1,1 -k2,2 | cut -d' ' -f2 | tr '\n' ' ')"
 ALL_FLAVORS="${ALL_FLAVORS% }"
 FULL="${TEST_FULL_FLAVORS:-stock addons}"
-[[ -z "${TEST_ALL:-}" ]] || FULL="$ALL_FLAVORS"
-SMOKE_RE="${TEST_SMOKE:-harness_vm|fsnotify_.*|module_load_unload|module_create_on_demand|module_inotify_shadow|module_untouched_no_addons}"
+SMOKE_ONLY="${TEST_SMOKE_FLAVORS:-addons-flag}"
+DEFAULT_FLAVORS="$FULL $SMOKE_ONLY"
+if [[ -n "${TEST_ALL:-}" ]]; then
+	FULL="$ALL_FLAVORS"
+	DEFAULT_FLAVORS="$ALL_FLAVORS"
+fi
+# Test binaries that only the debug variant can run: fault injection
+# (failslab) and kmemleak exist there only.  On release they are listed as
+# not run; they would fail (they assert their kernel facility).
+DEBUG_ONLY="${TEST_DEBUG_ONLY:-fault_.*|module_alloc_failure|bpf_storage_create_vs_evict|stress_concurrent|bad_input_random}"
+SMOKE_RE="${TEST_SMOKE:-harness_vm|fsnotify_.*|vfs_.*|module_load_unload|module_create_on_demand|module_inotify_shadow|module_untouched_no_addons}"
 is_full() { [[ " $FULL " == *" $1 "* ]]; }
 # select full|smoke FLAVORS...: those of FLAVORS that run the whole suite,
 # or the smoke subset, in the given order.
@@ -53,12 +69,14 @@ select_flavors() {
 }
 # Full flavors first, in the order above, then the smoke-tested ones.
 # shellcheck disable=SC2086
-FULL_FLAVORS="$(select_flavors full ${TEST_FLAVORS:-$ALL_FLAVORS})"
+FULL_FLAVORS="$(select_flavors full ${TEST_FLAVORS:-$DEFAULT_FLAVORS})"
 # shellcheck disable=SC2086
-SMOKE_FLAVORS="$(select_flavors smoke ${TEST_FLAVORS:-$ALL_FLAVORS})"
+SMOKE_FLAVORS="$(select_flavors smoke ${TEST_FLAVORS:-$DEFAULT_FLAVORS})"
 # shellcheck disable=SC2086 # word splitting joins the two lists
 TEST_FLAVORS="$(echo $FULL_FLAVORS $SMOKE_FLAVORS)"
-log "testing flavors: $TEST_FLAVORS ($VARIANT; smoke subset only: ${SMOKE_FLAVORS:-none})"
+UNTESTED="$(for f in $ALL_FLAVORS; do [[ " $TEST_FLAVORS " == *" $f "* ]] || echo "$f"; done | tr '\n' ' ')"
+UNTESTED="${UNTESTED% }"
+log "testing flavors: $TEST_FLAVORS ($VARIANT; smoke subset only: ${SMOKE_FLAVORS:-none}; not tested: ${UNTESTED:-none})"
 
 # 1. Host side: the test binaries (one per tests/*.rs file).
 TARGET="$BUILD/userspace-test-target"
@@ -90,10 +108,16 @@ log "$(wc -l <"$BINS") test binaries"
 TEST_LAST="${TEST_LAST:-bpf_storage_create_vs_evict}"
 { grep -vE "^(${TEST_LAST}) " "$BINS"; grep -E "^(${TEST_LAST}) " "$BINS"; } >"$BINS.ordered" || true
 mv "$BINS.ordered" "$BINS"
+NOT_RUN=""
+if [[ "$VARIANT" != debug ]]; then
+	NOT_RUN="$(grep -E "^(${DEBUG_ONLY}) " "$BINS" | cut -d' ' -f1 | tr '\n' ' ')"
+	grep -vE "^(${DEBUG_ONLY}) " "$BINS" >"$BINS.variant" || true
+	mv "$BINS.variant" "$BINS"
+fi
 grep -E "^(${SMOKE_RE}) " "$BINS" >"$BINS.smoke" || true
 
 passed=0 failed=0
-declare -a failures=()
+declare -a failures=() timings=()
 RESULTS="$BUILD/test-results"
 mkdir -p "$RESULTS"
 
@@ -121,11 +145,13 @@ for flavor in $TEST_FLAVORS; do
 	# iterations while another build holds the lock).
 	# A flavor whose kernel does not build is one visible failure; the
 	# other flavors still run and the summary is still printed.
+	t_build=$(date +%s)
 	if [[ -z "${TEST_NO_KERNEL_BUILD:-}" ]] && ! "$ROOT/tools/kernel.sh" "$flavor" "$VARIANT"; then
 		failures+=("$flavor: kernel build failed (see build/logs/$flavor-$VARIANT-build.log)")
 		failed=$((failed + 1))
 		continue
 	fi
+	t_build=$(($(date +%s) - t_build))
 	if ((DEADLINE > 0 && $(remaining) < NEED_RUN)); then
 		not_run "$flavor"
 		continue
@@ -154,6 +180,7 @@ for flavor in $TEST_FLAVORS; do
 	# environment into the guest.
 	mapfile -t ia_env < <(env | grep -E '^IA_[A-Z0-9_]+=' || true)
 	set +e
+	t_guest=$(date +%s)
 	VM_OUT="$out" "$ROOT/tools/vm-run.sh" "$flavor" "$VARIANT" --timeout "$tmo" -- \
 		env FLAVOR="$flavor" VARIANT="$VARIANT" KDIR="$KDIR" "${ia_env[@]}" \
 		INODE_ADDONS_KO="$KDIR/ext/module/inode_addons.ko" \
@@ -161,6 +188,7 @@ for flavor in $TEST_FLAVORS; do
 		"$ROOT/tools/guest-test.sh" "$FBINS" "$@"
 	vrc=$?
 	set -e
+	timings+=("$flavor-$VARIANT: kernel ${t_build}s, guest $(($(date +%s) - t_guest))s ($(wc -l <"$FBINS") binaries)")
 	# Per-binary results written by the guest.  A binary that never
 	# reported (crash, timeout) counts as one failure.
 	while read -r name _; do
@@ -201,6 +229,10 @@ fi
 
 echo
 echo "=== userspace-test summary ($VARIANT: $TEST_FLAVORS; smoke subset only: ${SMOKE_FLAVORS:-none}) ==="
+for t in "${timings[@]}"; do echo "time    $t"; done
+echo "time    whole run: $((SECONDS / 60)) min"
+[[ -z "$UNTESTED" ]] || echo "NOT RUN flavors $UNTESTED: not in this selection (cargo make test-all runs every flavor)"
+[[ -z "$NOT_RUN" ]] || echo "NOT RUN on $VARIANT, need the debug variant's failslab or kmemleak: ${NOT_RUN% } (cargo make test-all)"
 for f in "${failures[@]}"; do echo "FAILED  $f"; done
 echo "${passed} passed, ${failed} failed"
 ((failed == 0))

@@ -27,6 +27,18 @@ pub fn require_vm() {
     );
 }
 
+/// Fails the test unless the guest runs the debug variant: `what` (fault
+/// injection, kmemleak) exists there only.  `tools/test.sh` does not run
+/// such tests on release (it lists them as not run), so a test never
+/// passes without doing what it says.
+pub fn require_debug_variant(what: &str) {
+    assert_eq!(
+        env("VARIANT"),
+        "debug",
+        "needs the debug variant ({what}); tools/test.sh lists it as not run on release"
+    );
+}
+
 /// An environment variable the harness sets for the guest.
 pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("harness did not set {name}"))

@@ -32,17 +32,9 @@ use userspace_test::addons::{embedded, stat, unload_report, Dev, Mount};
 use userspace_test::bpf::{as_test_thread, Attached};
 use userspace_test::fault::{slab_cache_exists, Knobs, MakeItFail, FAILSLAB};
 use userspace_test::notify::Inotify;
-use userspace_test::{dmesg_mark, drop_caches, env, Module};
+use userspace_test::{dmesg_mark, drop_caches, require_debug_variant, Module};
 
 const CACHE: &str = "inode_addons_cache";
-
-fn debug_variant() -> bool {
-    if env("VARIANT") == "debug" {
-        return true;
-    }
-    eprintln!("not run: fault injection exists in the debug variant only");
-    false
-}
 
 /// failslab for the threads marked make-it-fail: sleeping allocations too
 /// if `sleeping`, with `probability` percent; on the embedded backend only
@@ -87,9 +79,7 @@ fn files(mnt: &Mount, prefix: &str, n: usize) -> Vec<PathBuf> {
 /// left none; the counters match the outcomes exactly.
 #[test]
 fn random_allocation_failures_keep_counters_consistent() {
-    if !debug_variant() {
-        return;
-    }
+    require_debug_variant("failslab");
     let m = Module::load(&[]).expect("insmod");
     let mnt = Mount::tmpfs("fault-rand");
     let paths = files(&mnt, "f", 200);
@@ -155,9 +145,7 @@ fn random_allocation_failures_keep_counters_consistent() {
 /// left behind, and the next open without failures creates the addons.
 #[test]
 fn kfunc_allocation_failure_returns_null() {
-    if !debug_variant() {
-        return;
-    }
+    require_debug_variant("failslab");
     let m = Module::load(&[]).expect("insmod");
     let mnt = Mount::tmpfs("fault-bpf");
     let paths = files(&mnt, "b", 20);
@@ -218,9 +206,7 @@ fn kfunc_allocation_failure_returns_null() {
 /// and the next mask change creates it.
 #[test]
 fn inotify_watch_under_addons_allocation_failure() {
-    if !debug_variant() {
-        return;
-    }
+    require_debug_variant("failslab");
     let m = Module::load(&[]).expect("insmod");
     let mnt = Mount::tmpfs("fault-inotify");
     let p = mnt.path.join("w");

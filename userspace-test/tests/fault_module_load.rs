@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 use userspace_test::addons::{DEBUGFS, DEV, PROBED};
 use userspace_test::fault::{FailNth, Knobs, FAILSLAB, FAIL_PAGE_ALLOC};
 use userspace_test::{
-    dmesg_mark, dmesg_since, env, kprobes, module_loaded, module_path, require_vm,
+    dmesg_mark, dmesg_since, env, kprobes, module_loaded, module_path, require_debug_variant,
+    require_vm,
 };
 
 fn memfd_with_module() -> OwnedFd {
@@ -84,10 +85,7 @@ fn assert_nothing_left(what: &str) {
 #[test]
 fn failed_loads_leave_nothing_registered() {
     require_vm();
-    if env("VARIANT") != "debug" {
-        eprintln!("not run: fault injection exists in the debug variant only");
-        return;
-    }
+    require_debug_variant("failslab");
     assert_nothing_left("before the test");
     let ko = memfd_with_module();
     let _page = Knobs::set(FAIL_PAGE_ALLOC, &[("verbose", "0"), ("min-order", "11")]);

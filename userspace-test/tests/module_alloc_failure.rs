@@ -8,7 +8,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, Write};
 use std::os::fd::AsRawFd;
 use userspace_test::addons::{stat, Dev, Mount};
-use userspace_test::{env, Module};
+use userspace_test::{require_debug_variant, Module};
 
 const FAILSLAB: &str = "/sys/kernel/debug/failslab";
 
@@ -24,9 +24,7 @@ fn poke(f: &mut File, v: &str) {
 
 #[test]
 fn allocation_failure_gives_enomem_and_no_entry() {
-    if env("VARIANT") != "debug" {
-        return; // fault injection is only in the debug variant
-    }
+    require_debug_variant("failslab");
     let _m = Module::load(&[]).expect("insmod");
     let mnt = Mount::tmpfs("failslab");
     let p = mnt.path.join("f");
