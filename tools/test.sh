@@ -110,7 +110,7 @@ TEST_LAST="${TEST_LAST:-bpf_storage_create_vs_evict}"
 mv "$BINS.ordered" "$BINS"
 NOT_RUN=""
 if [[ "$VARIANT" != debug ]]; then
-	NOT_RUN="$(grep -E "^(${DEBUG_ONLY}) " "$BINS" | cut -d' ' -f1 | tr '\n' ' ')"
+	NOT_RUN="$(grep -E "^(${DEBUG_ONLY}) " "$BINS" | cut -d' ' -f1 | tr '\n' ' ' || true)"
 	grep -vE "^(${DEBUG_ONLY}) " "$BINS" >"$BINS.variant" || true
 	mv "$BINS.variant" "$BINS"
 fi
