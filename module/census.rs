@@ -7,7 +7,10 @@
 //! `i_addons` (flavor `addons-cold`).
 //!
 //! `/sys/kernel/debug/inode_census`, one line per file system type with
-//! super blocks, then the total.  Each read walks the inodes again.
+//! super blocks, then the total.  Each read walks the inodes again: the
+//! super blocks of the registered types, then those of the reader's mount
+//! points that were not walked yet (devtmpfs's, whose type is not
+//! registered: `/dev`'s device inodes), each once.
 //!
 //! What is counted, per column (a column is `-` when the kernel's config
 //! does not have the field):
@@ -32,15 +35,18 @@
 //! list (`new_inode_pseudo()`: sockets, pipes, anonymous inodes) are not
 //! seen, and inodes being set up or freed (`I_NEW`, `I_WILL_FREE`,
 //! `I_FREEING`) are only counted in `skipped`.  The walk is
-//! [`FsTypes::walk`], with its limits (types registered after the load are
-//! not walked).
+//! [`FsTypes::walk`], with its limits: types registered after the load are
+//! only walked where the reader has them mounted, and of such super blocks
+//! only those on top of a mount point.  The mount points are read from
+//! `/proc/self/mounts` when the file is opened (not in `show`, which runs
+//! under the file's `seq_file` lock).
 
 use crate::{
     inode::{inode_read_once, Inode},
-    vfs::{FsTypes, SeqFile, SeqShow, SeqWriter, Walked},
+    vfs::{FsTypes, MountPoints, MountsWalked, SeqFile, SeqShow, SeqWriter, Walked},
 };
 use core::fmt::{self, Write};
-use kernel::{alloc::flags::GFP_KERNEL, bindings, c_str, prelude::*};
+use kernel::{alloc::flags::GFP_KERNEL, bindings, c_str, prelude::*, str::CStr};
 
 /// The columns, in output order, and whether this kernel has the field.
 const COLUMNS: [(&str, bool); 14] = [
@@ -180,26 +186,70 @@ fn count(row: &mut Row, inode: &Inode) {
     }
 }
 
+/// The rows of one census: the file system type's name and its counts, in
+/// `/proc/filesystems` order, then types met only through a mount point.
+struct Rows(KVec<(KVec<u8>, Row)>);
+
+impl Rows {
+    /// A row for every type of `types`.
+    fn new(types: &FsTypes) -> Result<Self> {
+        let mut rows = KVec::new();
+        for name in types.names() {
+            let mut n = KVec::new();
+            n.extend_from_slice(name, GFP_KERNEL)?;
+            rows.push((n, Row::default()), GFP_KERNEL)?;
+        }
+        Ok(Self(rows))
+    }
+
+    /// The index of the row of type `name`, added if there is none.
+    fn find_or_add(&mut self, name: &CStr) -> Result<usize> {
+        let name = name.as_bytes();
+        if let Some(i) = self.0.iter().position(|(n, _)| n[..] == *name) {
+            return Ok(i);
+        }
+        let mut n = KVec::new();
+        n.extend_from_slice(name, GFP_KERNEL)?;
+        self.0.push((n, Row::default()), GFP_KERNEL)?;
+        Ok(self.0.len() - 1)
+    }
+}
+
 /// The census file's data: the file system types to walk.
 struct CensusTypes(FsTypes);
 
 impl SeqShow for CensusTypes {
+    /// The opener's mount points.
+    type Open = MountPoints;
+
+    fn open(&self) -> Result<MountPoints> {
+        MountPoints::read()
+    }
+
     /// Walks the inodes now and writes the table.
-    fn show(&self, w: &mut SeqWriter<'_>) -> Result {
-        let types = &self.0;
-        let mut rows = KVec::new();
-        for _ in types.names() {
-            rows.push(Row::default(), GFP_KERNEL)?;
-        }
-        types.walk(|step| match step {
-            Walked::SuperBlock(t) => rows[t].sbs += 1,
-            Walked::Inode(t, inode, _) => count(&mut rows[t], inode),
-        });
-        write_table(w, types, &rows).map_err(|_| EINVAL)
+    fn show(&self, mounts: &MountPoints, w: &mut SeqWriter<'_>) -> Result {
+        let mut rows = Rows::new(&self.0)?;
+        let mut cur = None;
+        let mut res = Ok(());
+        let walked = self.0.walk(Some(mounts), |step| match step {
+            Walked::SuperBlock(name) => {
+                cur = rows.find_or_add(name).inspect_err(|e| res = Err(*e)).ok();
+                if let Some(i) = cur {
+                    rows.0[i].1.sbs += 1;
+                }
+            }
+            Walked::Inode(inode, _) => {
+                if let Some(i) = cur {
+                    count(&mut rows.0[i].1, inode);
+                }
+            }
+        })?;
+        res?;
+        write_table(w, &rows, mounts.len(), walked).map_err(|_| EINVAL)
     }
 }
 
-fn write_table(m: &mut impl Write, types: &FsTypes, rows: &[Row]) -> fmt::Result {
+fn write_table(m: &mut impl Write, rows: &Rows, points: usize, mw: MountsWalked) -> fmt::Result {
     writeln!(
         m,
         "# inode census: inodes on super block lists whose field differs from its value after inode_init_always()"
@@ -208,6 +258,11 @@ fn write_table(m: &mut impl Write, types: &FsTypes, rows: &[Row]) -> fmt::Result
         m,
         "# sizeof(struct inode) = {}; '-': the field is not in this kernel",
         core::mem::size_of::<bindings::inode>()
+    )?;
+    writeln!(
+        m,
+        "# super blocks: of the registered types, then of the reader's {points} mount points: {} more, {} mount points not resolved",
+        mw.new_sbs, mw.unresolved
     )?;
     write!(
         m,
@@ -220,7 +275,7 @@ fn write_table(m: &mut impl Write, types: &FsTypes, rows: &[Row]) -> fmt::Result
     }
     m.write_str("\n")?;
     let mut total = Row::default();
-    for (name, row) in types.names().zip(rows.iter()) {
+    for (name, row) in rows.0.iter() {
         if row.sbs != 0 {
             row.write(m, name)?;
             total.add(row);

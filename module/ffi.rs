@@ -260,6 +260,16 @@ extern "C" {
     pub(crate) fn debugfs_remove(dentry: *mut c_void);
 }
 
+// `<linux/namei.h>` is not in 6.12's bindings; `kern_path()` is exported.
+// Only `vfs::FsTypes::walk` calls it.  `struct path` leads to types bindgen
+// leaves empty (through `struct super_block`); only a pointer to it
+// crosses the boundary.
+#[allow(improper_ctypes)]
+extern "C" {
+    pub(crate) fn kern_path(name: *const c_char, flags: c_uint, path: *mut bindings::path)
+        -> c_int;
+}
+
 // The embedded backend's helper (`ia_glue.c`, `CONFIG_INODE_ADDONS` only).
 #[cfg(ia_backend_embedded)]
 extern "C" {

@@ -94,8 +94,25 @@ impl fmt::Write for SeqWriter<'_> {
 
 /// What a [`SeqFile`] shows when it is read.
 pub(crate) trait SeqShow: Send + Sync {
+    /// What an open file keeps from its opening to its release.
+    type Open: Send;
+
+    /// Called when the file is opened, in the opener's context, with no
+    /// `seq_file` lock held (so it may read other `seq_file`s, which
+    /// `show` may not: their locks share one lockdep class).  An error
+    /// fails the `open()`.  Process context (may sleep).
+    fn open(&self) -> Result<Self::Open>;
+
     /// Writes the file's whole text.  Process context (may sleep).
-    fn show(&self, w: &mut SeqWriter<'_>) -> Result;
+    fn show(&self, open: &Self::Open, w: &mut SeqWriter<'_>) -> Result;
+}
+
+/// What [`seq_file_open`] gives `single_open()` as the `seq_file`'s
+/// `private`, freed by [`seq_file_release`].
+struct Opened<T: SeqShow> {
+    /// The file's `T`, alive while the file exists (see [`SeqFile`]).
+    data: NonNull<T>,
+    open: T::Open,
 }
 
 /// A read-only debugfs file in the debugfs root whose text `T` writes
@@ -130,7 +147,7 @@ impl<T: SeqShow> SeqFile<T> {
                 open: Some(seq_file_open::<T>),
                 read: Some(bindings::seq_read),
                 llseek: Some(bindings::seq_lseek),
-                release: Some(bindings::single_release),
+                release: Some(seq_file_release::<T>),
                 // SAFETY: all-zero is a valid `file_operations` (no
                 // callback, no flag).
                 ..unsafe { core::mem::zeroed() }
@@ -176,14 +193,39 @@ impl<T: SeqShow> Drop for SeqFile<T> {
 /// # Safety
 ///
 /// Called by the VFS for a file [`SeqFile::create`] made: `inode->i_private`
-/// is its `T`, alive until the file is removed.
+/// is its `T`, alive until the file is removed, and no callback of the file
+/// runs after its removal except `release` (the debugfs proxy), before
+/// which the module cannot unload (`fops.owner`).
 unsafe extern "C" fn seq_file_open<T: SeqShow>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
+    // SAFETY: `inode` is the VFS's; `i_private` is a `T` (by the caller),
+    // only ever shared.
+    let data = unsafe { &*(*inode).i_private.cast::<T>() };
+    let opened = match data.open().and_then(|open| {
+        KBox::new(
+            Opened {
+                data: NonNull::from(data),
+                open,
+            },
+            GFP_KERNEL,
+        )
+        .map_err(Error::from)
+    }) {
+        Ok(o) => KBox::into_raw(o),
+        Err(e) => return e.to_errno(),
+    };
     // SAFETY: `inode` and `file` are the VFS's (by the caller);
-    // `single_open()` hands `i_private` to `seq_file_show` as `private`.
-    unsafe { bindings::single_open(file, Some(seq_file_show::<T>), (*inode).i_private) }
+    // `single_open()` hands `opened` to `seq_file_show` and
+    // `seq_file_release` as the `seq_file`'s `private`.
+    let r = unsafe { bindings::single_open(file, Some(seq_file_show::<T>), opened.cast()) };
+    if r != 0 {
+        // SAFETY: from `KBox::into_raw()` above; `single_open()` failed,
+        // so nothing else has it.
+        drop(unsafe { KBox::from_raw(opened) });
+    }
+    r
 }
 
 /// The `show` of a [`SeqFile`].
@@ -191,37 +233,143 @@ unsafe extern "C" fn seq_file_open<T: SeqShow>(
 /// # Safety
 ///
 /// Called by `seq_read()` for a file opened by [`seq_file_open`]: `private`
-/// is the file's `T` (see there), and `m` is this call's.
+/// is its [`Opened`], alive until [`seq_file_release`], and `m` is this
+/// call's.
 unsafe extern "C" fn seq_file_show<T: SeqShow>(
     m: *mut bindings::seq_file,
     _v: *mut c_void,
 ) -> c_int {
-    // SAFETY: `private` is a `T` alive while the file exists (by the
-    // caller), only ever shared.
-    let data = unsafe { &*(*m).private.cast::<T>() };
+    // SAFETY: `private` is an `Opened<T>` (by the caller), only ever shared
+    // until the release; its `data` is alive while the file exists (see
+    // `seq_file_open`).
+    let (data, open) = unsafe {
+        let o = &*(*m).private.cast::<Opened<T>>();
+        (o.data.as_ref(), &o.open)
+    };
     // SAFETY: `m` is this `show` call's `seq_file` (by the caller).
     let mut w = unsafe { SeqWriter::from_raw(m) };
-    data.show(&mut w).map_or_else(|e| e.to_errno(), |()| 0)
+    data.show(open, &mut w)
+        .map_or_else(|e| e.to_errno(), |()| 0)
 }
 
-/// Reads up to `buf.len()` bytes from the start of the file at `path`, as
-/// the kernel itself (`filp_open()`, `kernel_read()`): the bytes read.
-/// Process context (may sleep).
-fn read_file(path: &CStr, buf: &mut [u8]) -> Result<usize> {
+/// The `release` of a [`SeqFile`].
+///
+/// # Safety
+///
+/// Called by the VFS once, for a file opened by [`seq_file_open`], after
+/// every other call on it has returned.
+unsafe extern "C" fn seq_file_release<T: SeqShow>(
+    inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: `single_open()` made `private_data` a `seq_file` whose
+    // `private` is the `Opened<T>` of `seq_file_open` (by the caller).
+    let opened = unsafe { (*(*file).private_data.cast::<bindings::seq_file>()).private };
+    // SAFETY: the file's `single_open()` `seq_file`, released once (by the
+    // caller).
+    let r = unsafe { bindings::single_release(inode, file) };
+    // SAFETY: from `KBox::into_raw()` in `seq_file_open`; no call on the
+    // file is left that could use it (by the caller).
+    drop(unsafe { KBox::from_raw(opened.cast::<Opened<T>>()) });
+    r
+}
+
+/// The whole text of the file at `path`, read as the kernel itself reads
+/// a file (`filp_open()`, `kernel_read()` until end of file); `EFBIG` if it
+/// is longer than `max` bytes.  Process context (may sleep); must not be
+/// called for a `seq_file` from a `seq_file`'s `show` (the two locks share
+/// one lockdep class).
+fn read_file(path: &CStr, max: usize) -> Result<KVec<u8>> {
+    const CHUNK: usize = kernel::page::PAGE_SIZE;
+    let mut chunk = KVec::from_elem(0u8, CHUNK, GFP_KERNEL)?;
+    let mut text = KVec::new();
     // SAFETY: `path` is NUL-terminated; process context.  Success returns
     // an open file with a reference, dropped below.
     let f = from_err_ptr(unsafe {
         bindings::filp_open(path.as_char_ptr(), bindings::O_RDONLY as i32, 0)
     })?;
     let mut pos: bindings::loff_t = 0;
-    // SAFETY: `f` is open and held; `buf` is valid for writes of its length.
-    let n = unsafe { bindings::kernel_read(f, buf.as_mut_ptr().cast(), buf.len(), &mut pos) };
+    let res = loop {
+        // SAFETY: `f` is open and held; `chunk` is valid for writes of its
+        // length.
+        let n = unsafe { bindings::kernel_read(f, chunk.as_mut_ptr().cast(), CHUNK, &mut pos) };
+        if n < 0 {
+            break Err(Error::from_errno(n as i32));
+        }
+        let n = n as usize;
+        if n == 0 {
+            break Ok(());
+        }
+        if text.len() + n > max {
+            break Err(EFBIG);
+        }
+        if let Err(e) = text.extend_from_slice(&chunk[..n], GFP_KERNEL) {
+            break Err(e.into());
+        }
+    };
     // SAFETY: drops the reference `filp_open()` returned.
     unsafe { bindings::fput(f) };
-    if n < 0 {
-        return Err(Error::from_errno(n as i32));
+    res.map(|()| text)
+}
+
+/// The mount points of the current task's mount namespace, as its
+/// `/proc/self/mounts` lists them when [`MountPoints::read`] is called
+/// (so as the task sees them from its root), for [`FsTypes::walk`].
+pub(crate) struct MountPoints {
+    /// The paths, unescaped, each followed by a NUL.
+    paths: KVec<u8>,
+}
+
+impl MountPoints {
+    /// Longest `/proc/self/mounts` read: some thousand mounts.
+    const MAX: usize = 1 << 20;
+
+    /// Reads the current task's mount points.  Process context; not from a
+    /// `seq_file`'s `show` (see [`read_file`]).
+    pub(crate) fn read() -> Result<Self> {
+        let text = read_file(kernel::c_str!("/proc/self/mounts"), Self::MAX)?;
+        let mut paths = KVec::new();
+        // Lines are "DEVICE MOUNT_POINT TYPE OPTIONS 0 0"; the kernel writes
+        // ' ', '\t', '\n' and '\\' in a path as "\ooo" (`mangle()`).
+        for line in text.split(|&b| b == b'\n') {
+            let Some(field) = line.split(|&b| b == b' ').nth(1) else {
+                continue;
+            };
+            let mut path = KVec::with_capacity(field.len(), GFP_KERNEL)?;
+            let mut i = 0;
+            while i < field.len() {
+                let mut b = field[i];
+                i += 1;
+                if b == b'\\' && i + 3 <= field.len() {
+                    let o = &field[i..i + 3];
+                    if o.iter().all(|d| (b'0'..=b'7').contains(d)) {
+                        b = o.iter().fold(0u8, |v, d| v.wrapping_mul(8) | (d - b'0'));
+                        i += 3;
+                    }
+                }
+                path.push(b, GFP_KERNEL)?;
+            }
+            if path.is_empty() || path.contains(&0) {
+                continue;
+            }
+            paths.extend_from_slice(&path, GFP_KERNEL)?;
+            paths.push(0, GFP_KERNEL)?;
+        }
+        Ok(Self { paths })
     }
-    Ok(n as usize)
+
+    /// The paths, with their NUL.
+    fn iter(&self) -> impl Iterator<Item = &CStr> {
+        self.paths
+            .split_inclusive(|&b| b == 0)
+            // Each piece ends with its only NUL (see `read`).
+            .filter_map(|p| CStr::from_bytes_with_nul(p).ok())
+    }
+
+    /// How many there are.
+    pub(crate) fn len(&self) -> usize {
+        self.iter().count()
+    }
 }
 
 /// The registered file system types, by name, for walks over their super
@@ -236,31 +384,47 @@ fn read_file(path: &CStr, buf: &mut [u8]) -> Result<usize> {
 /// `seq_file` read such as the stats file, would nest two `seq_file` locks
 /// of one class).  Types registered after the load are not walked, and
 /// `get_fs_type()` loads again the module of a type that was unloaded since.
+///
+/// Super blocks of a type that is not registered (devtmpfs's: its
+/// registered type `devtmpfs` only hands out the super block of an
+/// internal type of the same name) are reached through the mounts:
+/// [`FsTypes::walk`] with [`MountPoints`].
 pub(crate) struct FsTypes {
     /// The names, each followed by a NUL.
     names: KVec<u8>,
 }
 
-/// One step of [`FsTypes::walk`]: the `usize` is the index of the file
-/// system type in [`FsTypes::names`].
+/// One step of [`FsTypes::walk`].
 pub(crate) enum Walked<'a> {
-    /// A super block of the type; its inodes follow.
-    SuperBlock(usize),
+    /// A super block, by the name of its file system type (`s_type->name`);
+    /// its inodes follow.
+    SuperBlock(&'a CStr),
     /// An inode on the `s_inodes` list of the last super block, borrowed for
     /// the call, with the RCU read-side section the walk holds over that
     /// list (for borrows of what the kernel frees after a grace period).
-    Inode(usize, &'a Inode, &'a RcuGuard),
+    Inode(&'a Inode, &'a RcuGuard),
+}
+
+/// What a [`FsTypes::walk`] with [`MountPoints`] found beyond the types.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct MountsWalked {
+    /// Mount points whose super block had not been walked by type.
+    pub(crate) new_sbs: usize,
+    /// Mount points `kern_path()` did not resolve (gone since they were
+    /// read, or not reachable by the reader).
+    pub(crate) unresolved: usize,
 }
 
 impl FsTypes {
     /// Reads the registered file system types.  Process context.
     pub(crate) fn new() -> Result<Self> {
-        const MAX: usize = 2 * kernel::page::PAGE_SIZE;
-        let mut buf = KVec::from_elem(0u8, MAX, GFP_KERNEL)?;
-        let n = read_file(kernel::c_str!("/proc/filesystems"), &mut buf)?;
+        let text = read_file(
+            kernel::c_str!("/proc/filesystems"),
+            2 * kernel::page::PAGE_SIZE,
+        )?;
         let mut names = KVec::new();
         // Lines are "nodev\tNAME" or "\tNAME".
-        for line in buf[..n].split(|&b| b == b'\n') {
+        for line in text.split(|&b| b == b'\n') {
             let name = line.rsplit(|&b| b == b'\t').next().unwrap_or(line);
             if name.is_empty() || name.contains(&0) {
                 continue;
@@ -283,8 +447,9 @@ impl FsTypes {
     /// See [`FsTypes::walk`].
     #[cfg_attr(not(ia_backend_embedded), allow(dead_code))]
     pub(crate) fn for_each_inode(&self, mut f: impl FnMut(&Inode, &RcuGuard)) {
-        self.walk(|w| {
-            if let Walked::Inode(_, inode, guard) = w {
+        // Without mount points, the walk keeps no list and cannot fail.
+        let _ = self.walk(None, |w| {
+            if let Walked::Inode(inode, guard) = w {
                 f(inode, guard)
             }
         });
@@ -292,12 +457,32 @@ impl FsTypes {
 
     /// Calls `f` for every super block of these types, then for every
     /// inode on its `s_inodes` list, under that list's lock (`f` must not
-    /// sleep on inodes).  Inodes on no list (`new_inode_pseudo()`:
-    /// sockets, pipes) are not seen.  Process context (sleeps between super
-    /// blocks).
-    pub(crate) fn walk<F: FnMut(Walked<'_>)>(&self, mut f: F) {
+    /// sleep on inodes); then, with `mounts`, the same for the super block
+    /// of each mount point not walked yet, each super block once.
+    ///
+    /// Each super block is walked while `s_umount` is held shared and it
+    /// cannot be shut down: by `iterate_supers_type()` for the types, and
+    /// for a mount point, by the walk itself, which holds the mount
+    /// (`kern_path()`, thus an active reference on its super block) until
+    /// it is done with it.  A mount point resolves to the mount on top of
+    /// it, so a super block that is only mounted under another mount is
+    /// not reached.  Inodes on no list (`new_inode_pseudo()`: sockets,
+    /// pipes) are not seen.
+    ///
+    /// With `mounts`, `ENOMEM` if the list of super blocks walked cannot
+    /// grow (`f` has seen part of the walk then); without, no error.
+    /// Process context (sleeps between super blocks).
+    pub(crate) fn walk<F: FnMut(Walked<'_>)>(
+        &self,
+        mounts: Option<&MountPoints>,
+        mut f: F,
+    ) -> Result<MountsWalked> {
+        let mut ctx = SbWalk {
+            f: &mut f,
+            seen: mounts.map(|_| KVec::new()),
+            err: Ok(()),
+        };
         let mut rest = &self.names[..];
-        let mut ty = 0;
         while let Some(end) = rest.iter().position(|&b| b == 0) {
             let name = rest.as_ptr();
             rest = &rest[end + 1..];
@@ -305,7 +490,6 @@ impl FsTypes {
             // found is held (module reference) until `module_put()`.
             let t = unsafe { bindings::get_fs_type(name.cast()) };
             if !t.is_null() {
-                let mut ctx = SbWalk { f: &mut f, ty };
                 // SAFETY: `t` is held; `sb_inodes::<F>` gets `&mut ctx`
                 // back, which outlives the call.
                 unsafe {
@@ -318,31 +502,78 @@ impl FsTypes {
                 // SAFETY: drops the reference `get_fs_type()` took.
                 unsafe { bindings::module_put((*t).owner) };
             }
-            ty += 1;
         }
+        let mut found = MountsWalked::default();
+        for mp in mounts.iter().flat_map(|m| m.iter()) {
+            ctx.err?;
+            let mut path = bindings::path::default();
+            // SAFETY: `mp` is NUL-terminated, `path` valid for writes;
+            // process context.  Success fills `path` with references (the
+            // mount, thus an active reference on its super block, and the
+            // dentry), dropped below.
+            if unsafe { ffi::kern_path(mp.as_char_ptr(), 0, &mut path) } != 0 {
+                found.unresolved += 1;
+                continue;
+            }
+            // SAFETY: `path.mnt` is the mount `kern_path()` holds.
+            let sb = unsafe { (*path.mnt).mnt_sb };
+            if !ctx
+                .seen
+                .as_ref()
+                .is_some_and(|s| s.contains(&(sb as usize)))
+            {
+                found.new_sbs += 1;
+                // SAFETY: `sb` is live and not shutting down (the mount
+                // holds an active reference on it); `s_umount` is taken
+                // shared, as `iterate_supers_type()` does, and released
+                // below.
+                let umount = unsafe { addr_of_mut!((*sb).s_umount) };
+                // SAFETY: as above.
+                unsafe { bindings::down_read(umount) };
+                // SAFETY: as for `iterate_supers_type()`'s callback: `sb`
+                // live, `s_umount` held; `ctx` is ours.
+                unsafe { sb_inodes::<F>(sb, addr_of_mut!(ctx).cast::<c_void>()) };
+                // SAFETY: taken above.
+                unsafe { bindings::up_read(umount) };
+            }
+            // SAFETY: drops the references `kern_path()` took.
+            unsafe { bindings::path_put(&path) };
+        }
+        ctx.err.map(|()| found)
     }
 }
 
 /// What [`FsTypes::walk`] passes to [`sb_inodes`].
 struct SbWalk<'a, F> {
     f: &'a mut F,
-    ty: usize,
+    /// The super blocks walked, by address (compared, never used), if the
+    /// walk goes on to mount points.
+    seen: Option<KVec<usize>>,
+    /// `ENOMEM` once `seen` could not grow.
+    err: Result,
 }
 
-/// Reports `sb` and every inode on its `s_inodes` list to the walk at `arg`.
+/// Reports `sb` and every inode on its `s_inodes` list to the walk at `arg`,
+/// and adds `sb` to the walk's super blocks.
 ///
 /// # Safety
 ///
-/// `sb` is a live super block (`iterate_supers_type()` holds it) and `arg`
-/// the `&mut SbWalk<F>` passed by [`FsTypes::walk`], used by nothing else
-/// meanwhile.
+/// `sb` is a live super block whose `s_umount` the caller holds shared
+/// (`iterate_supers_type()` or [`FsTypes::walk`]), and `arg` the `&mut
+/// SbWalk<F>` passed by [`FsTypes::walk`], used by nothing else meanwhile.
 unsafe extern "C" fn sb_inodes<F: FnMut(Walked<'_>)>(
     sb: *mut bindings::super_block,
     arg: *mut c_void,
 ) {
     // SAFETY: by the caller.
     let w = unsafe { &mut *arg.cast::<SbWalk<'_, F>>() };
-    (w.f)(Walked::SuperBlock(w.ty));
+    if let Some(Err(e)) = w.seen.as_mut().map(|s| s.push(sb as usize, GFP_KERNEL)) {
+        w.err = Err(e.into());
+    }
+    // SAFETY: `sb` is live (by the caller), so is its type, whose name is a
+    // NUL-terminated string the type (held by the super block) keeps.
+    let name = unsafe { CStr::from_char_ptr((*(*sb).s_type).name) };
+    (w.f)(Walked::SuperBlock(name));
     // SAFETY: `sb` is live (by the caller), so are its fields.
     let (lock, head) = unsafe {
         (
@@ -364,7 +595,7 @@ unsafe extern "C" fn sb_inodes<F: FnMut(Walked<'_>)>(
         // destroying it: allocated while the lock is held, so for the call.
         let inode = unsafe { Inode::from_raw(pos.cast::<u8>().sub(off).cast()) };
         if let Some(inode) = inode {
-            (w.f)(Walked::Inode(w.ty, inode, &guard));
+            (w.f)(Walked::Inode(inode, &guard));
         }
         // SAFETY: as above.
         pos = unsafe { (*pos).next };

@@ -11,8 +11,10 @@
 #   boot     right after insmod
 #   demo     tools/demo.sh's workload: 200 files on tmpfs and 200 on ext4
 #            (loop image, mounted lazytime), inotify watches on 50 files and
-#            one directory of each, then closed; flock on 30 files, a futex
-#            key on a shared file mapping, /dev/null and /dev/zero opened
+#            one directory of each, then closed; flock on 15 files of each,
+#            a futex key on a shared mapping of one file of each, 10 nodes
+#            of /dev/null's device made on each and 5 of them opened,
+#            /dev/null and /dev/zero opened
 #   unpack   TARBALL unpacked on the ext4 and on the tmpfs, then read back
 #            (find + stat, grep)
 set -u
@@ -21,9 +23,10 @@ OUT="${VM_OUT:-/tmp}"
 CENSUS=/sys/kernel/debug/inode_census
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 census() {
-	echo "== census after: $1"
+	echo "== census after: $1 ($(date -u +%T), $SECONDS s since start)"
 	cat "$CENSUS" | tee "$OUT/census-$1.txt"
 }
+echo "kernel $(uname -r), $(nproc) vCPUs, start $(date -u +%T)"
 
 insmod "$KO" || exit 1
 [[ -r $CENSUS ]] || { echo "no $CENSUS"; exit 1; }
@@ -67,6 +70,13 @@ PY
 for i in $(seq 101 115); do
 	flock "$T/dir/f$i" true
 	flock "$E/dir/f$i" true
+done
+# Character device nodes: opening one links its inode into the device's
+# list (i_devices) until the inode is evicted; the 5 unopened stay unlinked.
+for d in "$T" "$E"; do
+	mkdir "$d/cdev"
+	for i in $(seq 10); do mknod "$d/cdev/null$i" c 1 3; done
+	for i in $(seq 5); do : <"$d/cdev/null$i"; done
 done
 : </dev/null
 head -c 1 /dev/zero >/dev/null

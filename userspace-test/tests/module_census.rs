@@ -4,11 +4,16 @@
 //! its walk over the registered file system types' super blocks sees a new
 //! tmpfs and its inodes, counts a file lock in `flctx`, shows the `addons`
 //! column only on a kernel with the series, and its total is the sum of
-//! its rows.
+//! its rows.  Its walk over the reader's mount points reaches devtmpfs,
+//! whose type is not registered, once however often it is mounted, and
+//! counts an opened character device node there and on a tmpfs in
+//! `devices`.
 
 use std::collections::HashMap;
+use std::ffi::CString;
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 use userspace_test::addons::{embedded, Mount};
 use userspace_test::Module;
 
@@ -99,4 +104,100 @@ fn census_walks_a_new_tmpfs() {
         assert_eq!(sum, after.rows["total"][i], "column {column}");
     }
     drop(files);
+}
+
+fn c_path(p: &Path) -> CString {
+    CString::new(p.to_str().expect("utf-8 path")).expect("path without NUL")
+}
+
+/// devtmpfs mounted once more, for one test: it has one super block, of a
+/// type that is not registered (`/proc/filesystems` lists only the type
+/// that mounts it), wherever it is mounted.  Unmounted, and the nodes made
+/// in it removed, on drop.
+struct DevtmpfsMount {
+    path: PathBuf,
+    nodes: Vec<PathBuf>,
+}
+
+impl DevtmpfsMount {
+    fn new() -> DevtmpfsMount {
+        let base = std::env::var("VM_OUT").unwrap_or_else(|_| "/tmp".into());
+        let path = PathBuf::from(base).join(format!("mnt-census-dev-{}", std::process::id()));
+        fs::create_dir_all(&path).expect("mkdir mount point");
+        let (src, at) = (c_path(Path::new("devtmpfs")), c_path(&path));
+        // SAFETY: valid NUL-terminated strings, no data.
+        let r =
+            unsafe { libc::mount(src.as_ptr(), at.as_ptr(), src.as_ptr(), 0, std::ptr::null()) };
+        assert_eq!(r, 0, "mount devtmpfs: {}", std::io::Error::last_os_error());
+        DevtmpfsMount {
+            path,
+            nodes: Vec::new(),
+        }
+    }
+}
+
+impl Drop for DevtmpfsMount {
+    fn drop(&mut self) {
+        // The nodes are in devtmpfs's only super block, thus in /dev too.
+        for n in &self.nodes {
+            let _ = fs::remove_file(n);
+        }
+        let at = c_path(&self.path);
+        // SAFETY: valid NUL-terminated path.
+        unsafe { libc::umount2(at.as_ptr(), libc::MNT_DETACH) };
+        let _ = fs::remove_dir(&self.path);
+    }
+}
+
+/// Makes `p` a node of /dev/null's device (1:3) and opens it: the VFS
+/// links the new inode into the device's list (`i_devices`), where it stays
+/// until the inode is evicted.
+fn open_new_null_node(p: &Path) -> File {
+    let c = c_path(p);
+    // SAFETY: valid NUL-terminated path; 1:3 is /dev/null.
+    let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, 3)) };
+    assert_eq!(
+        r,
+        0,
+        "mknod {}: {}",
+        p.display(),
+        std::io::Error::last_os_error()
+    );
+    File::open(p).expect("open the node")
+}
+
+#[test]
+fn census_walks_devtmpfs_through_the_mounts() {
+    let _m = Module::load(&[]).expect("insmod");
+    let mut dev = DevtmpfsMount::new();
+    let tmp = Mount::tmpfs("census-cdev");
+    let before = Census::read();
+
+    let name = format!("census-null-{}", std::process::id());
+    dev.nodes.push(dev.path.join(&name));
+    let on_dev = open_new_null_node(&dev.nodes[0]);
+    let on_tmpfs = open_new_null_node(&tmp.path.join(&name));
+    let after = Census::read();
+
+    let n = |c: &Census, fs: &str, col: &str| c.get(fs, col).expect(col);
+    // The guest's /dev, if it is devtmpfs, and the mount above: one super
+    // block, walked once.  A walk by registered type finds none.
+    assert_eq!(
+        n(&after, "devtmpfs", "sbs"),
+        1,
+        "devtmpfs's super block, once"
+    );
+    assert!(
+        n(&after, "devtmpfs", "inodes") > n(&before, "devtmpfs", "inodes"),
+        "the new node's inode on devtmpfs"
+    );
+    for fs in ["devtmpfs", "tmpfs"] {
+        assert!(
+            n(&after, fs, "devices") > n(&before, fs, "devices"),
+            "{fs}: the opened node in its device's list: devices {} -> {}",
+            n(&before, fs, "devices"),
+            n(&after, fs, "devices")
+        );
+    }
+    drop((on_dev, on_tmpfs));
 }
