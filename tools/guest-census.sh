@@ -9,9 +9,11 @@
 #
 # Phases, each followed by a census:
 #   boot     right after insmod
-#   demo     tools/demo.sh's workload: 200 files on tmpfs and 200 on ext4
-#            (loop image, mounted lazytime), inotify watches on 50 files and
-#            one directory of each, then closed; flock on 15 files of each,
+#   watched  200 files on tmpfs and 200 on ext4 (loop image, mounted
+#            lazytime), inotify watches on 50 files and the directory of
+#            each (census while the watches are held)
+#   demo     tools/demo.sh's workload: the above, the inotify instance
+#            closed (its marks gone); flock on 15 files of each,
 #            a futex key on a shared mapping of one file of each, 10 nodes
 #            of /dev/null's device made on each and 5 of them opened,
 #            /dev/null and /dev/zero opened
@@ -43,21 +45,28 @@ for d in "$T" "$E"; do
 	mkdir -p "$d/dir"
 	for i in $(seq 200); do echo "$i" >"$d/dir/f$i"; done
 done
-python3 - "$T/dir" "$E/dir" <<'PY'
+python3 - "$CENSUS" "$OUT" "$T/dir" "$E/dir" <<'PY'
 import ctypes, mmap, os, sys
+census, out, dirs = sys.argv[1], sys.argv[2], sys.argv[3:]
 libc = ctypes.CDLL(None, use_errno=True)
 IN_MODIFY, IN_ATTRIB, IN_MASK_ADD, IN_CREATE = 0x2, 0x4, 0x20000000, 0x100
 fd = libc.inotify_init1(0)
-for d in sys.argv[1:]:
+for d in dirs:
     for i in range(1, 51):
-        libc.inotify_add_watch(fd, f"{d}/f{i}".encode(), IN_MODIFY)
+        assert libc.inotify_add_watch(fd, f"{d}/f{i}".encode(), IN_MODIFY) >= 0
     for i in range(1, 21):
-        libc.inotify_add_watch(fd, f"{d}/f{i}".encode(), IN_ATTRIB | IN_MASK_ADD)
-    libc.inotify_add_watch(fd, d.encode(), IN_CREATE)
+        assert libc.inotify_add_watch(fd, f"{d}/f{i}".encode(), IN_ATTRIB | IN_MASK_ADD) >= 0
+    assert libc.inotify_add_watch(fd, d.encode(), IN_CREATE) >= 0
+with open(census) as f:
+    text = f.read()
+print("== census after: watched (inotify instance still open)")
+print(text, end="", flush=True)
+with open(f"{out}/census-watched.txt", "w") as f:
+    f.write(text)
 os.close(fd)
 # A shared futex key on a file mapping: get_futex_key() gives the inode an
 # i_sequence.  FUTEX_WAKE (1) without FUTEX_PRIVATE_FLAG, no waiter.
-for d in sys.argv[1:]:
+for d in dirs:
     with open(f"{d}/f200", "r+b") as f:
         f.write(b"\0" * 4096)
         f.flush()
