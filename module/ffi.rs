@@ -270,10 +270,17 @@ extern "C" {
         -> c_int;
 }
 
-// The embedded backend's helper (`ia_glue.c`, `CONFIG_INODE_ADDONS` only).
+// The embedded backend's helpers (`ia_glue.c`, `CONFIG_INODE_ADDONS` only).
+// Only pointers to `struct inode` cross (see the first block).
 #[cfg(ia_backend_embedded)]
+#[allow(improper_ctypes)]
 extern "C" {
     pub(crate) fn ia_is_slab_object(p: *const c_void) -> bool;
+    pub(crate) fn ia_addons_attach_nolock(
+        inode: *mut bindings::inode,
+        gfp: bindings::gfp_t,
+        addons: *mut *mut bindings::inode_addons,
+    ) -> c_int;
 }
 
 /// `kmalloc_size_roundup()`: the size of the kmalloc object an allocation

@@ -12,6 +12,7 @@
 #include <linux/btf_ids.h>
 #include <linux/completion.h>
 #include <linux/debugfs.h>
+#include <linux/error-injection.h>
 #include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
 #include <linux/kprobes.h>
@@ -272,6 +273,26 @@ bool ia_is_slab_object(const void *p)
 {
 	return virt_addr_valid(p) && folio_test_slab(virt_to_folio(p));
 }
+
+/*
+ * inode_addons_attach_nolock() for the kfuncs, as an errno: 0 and *@addons
+ * set, or -ENOMEM / -ESTALE.  Also the point where the tests fail that
+ * allocation (fmod_ret program, tests/fault_addons_alloc.rs): its object
+ * comes from the BPF memory allocator's per-CPU free list, refilled from
+ * irq_work, so the caller never reaches the slab allocator that failslab
+ * hooks.
+ */
+noinline int ia_addons_attach_nolock(struct inode *inode, gfp_t gfp,
+				     struct inode_addons **addons)
+{
+	struct inode_addons *a = inode_addons_attach_nolock(inode, gfp);
+
+	if (IS_ERR(a))
+		return PTR_ERR(a);
+	*addons = a;
+	return 0;
+}
+ALLOW_ERROR_INJECTION(ia_addons_attach_nolock, ERRNO);
 #endif
 
 /* ---- debugfs and misc device: file operations calling Rust ------------- */

@@ -156,6 +156,8 @@ struct inode *ia_conn_inode(struct fsnotify_mark_connector *conn);
 #ifdef CONFIG_INODE_ADDONS
 /* The embedded backend: the kernel's inode->i_addons. */
 bool ia_is_slab_object(const void *p);
+int ia_addons_attach_nolock(struct inode *inode, gfp_t gfp,
+			    struct inode_addons **addons);
 #endif
 
 /* Control plane (debugfs, misc device) and kfuncs. */

@@ -525,12 +525,15 @@ impl Inode {
     /// which any context may use: a BPF program can run inside the slab
     /// allocator, where a slab allocation could deadlock.  `None` when the
     /// lists are empty (and `gfp` may not sleep) or for an inode being torn
-    /// down.
+    /// down.  Called through `ia_addons_attach_nolock()`, where the tests
+    /// inject the allocation failures failslab cannot.
     pub(crate) fn addons_alloc_nolock(&self, gfp: bindings::gfp_t) -> Option<&KernelAddons> {
+        let mut p = core::ptr::null_mut();
         // SAFETY: the inode is allocated (type invariant); the function may
-        // be called from any context.
-        let p = unsafe { bindings::inode_addons_attach_nolock(self.as_ptr(), gfp) };
-        let p = kernel::error::from_err_ptr(p).unwrap_or(core::ptr::null_mut());
+        // be called from any context, and writes `p` only on success.
+        if unsafe { ffi::ia_addons_attach_nolock(self.as_ptr(), gfp, &mut p) } != 0 {
+            return None;
+        }
         // SAFETY: as in `addons_alloc`.
         unsafe { KernelAddons::from_raw(p) }
     }

@@ -213,6 +213,14 @@ impl Module {
     }
 }
 
+/// The module's reference count (0 if it is not loaded).
+fn module_refcnt() -> u32 {
+    fs::read_to_string("/sys/module/inode_addons/refcnt")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn rmmod() -> Result<(), String> {
     let out = run("rmmod", &["inode_addons"]);
     if out.status.success() && !module_loaded("inode_addons") {
@@ -224,6 +232,17 @@ fn rmmod() -> Result<(), String> {
 
 impl Drop for Module {
     fn drop(&mut self) {
+        // A test that panics drops its BPF programs just before the module:
+        // their release (a kworker, then RCU) still holds it for a while,
+        // and a refused rmmod would leak it into every later test
+        // ("already loaded").  Wait for those references, bounded; a module
+        // still referenced after that is left for the report.
+        if std::thread::panicking() {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while module_refcnt() > 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
         if let Err(e) = rmmod() {
             if !std::thread::panicking() {
                 panic!("rmmod inode_addons failed: {e}");

@@ -7,10 +7,14 @@
 //!
 //! Where the failures are aimed:
 //!
-//! - embedded backend (kernels with the series): the addons come from the
-//!   kernel's own slab cache `inode_addons_cache` (SLAB_NO_MERGE), so
-//!   failslab's cache filter (`/sys/kernel/slab/inode_addons_cache/failslab`
-//!   + `cache-filter`) fails exactly those, combined with the task filter;
+//! - embedded backend (kernels with the series): the addons that the
+//!   kernel and the ioctl create come from the kernel's own slab cache
+//!   `inode_addons_cache` (SLAB_NO_MERGE), so failslab's cache filter
+//!   (`/sys/kernel/slab/inode_addons_cache/failslab` + `cache-filter`)
+//!   fails exactly those, combined with the task filter.  Not the BPF
+//!   kfunc's: `inode_addons_attach_nolock()` takes them from the BPF memory
+//!   allocator (see `kfunc_allocation_failure_returns_null`), which
+//!   failslab cannot reach; an fmod_ret program fails that call instead;
 //! - side table (stock): the module's objects are kmalloc-96 allocations,
 //!   shared with the rest of the kernel: only the task filter
 //!   (`make-it-fail` on the calling thread for the duration of one call)
@@ -140,56 +144,120 @@ fn random_allocation_failures_keep_counters_consistent() {
     unload_balanced(m);
 }
 
-/// The kfunc's GFP_ATOMIC allocation fails: bpf_inode_addons_get() returns
-/// NULL (counted by the module), the open itself is unaffected, nothing is
-/// left behind, and the next open without failures creates the addons.
+/// Opens `paths` on a thread named `ia-bpf-test` (the one the programs
+/// count) with failslab failing every non-sleeping allocation of that
+/// thread (on the embedded backend: of `inode_addons_cache`); open()'s own
+/// allocations are GFP_KERNEL.  The switch is opened by the calling thread:
+/// the counting thread's only opens are those under test.
+fn open_under_atomic_failslab(paths: &[PathBuf]) {
+    let _k = failslab(false, 100);
+    let p = paths.to_vec();
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let (mif_tx, mif_rx) = mpsc::channel::<MakeItFail>();
+    let h = std::thread::Builder::new()
+        .name("ia-bpf-test".into())
+        .spawn(move || {
+            // SAFETY: gettid has no arguments.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
+            let mut mif = mif_rx.recv().unwrap();
+            for path in &p {
+                mif.during(|| File::open(path))
+                    .unwrap_or_else(|e| panic!("open under atomic failslab: {e}"));
+            }
+        })
+        .unwrap();
+    mif_tx
+        .send(MakeItFail::for_tid(tid_rx.recv().unwrap()))
+        .unwrap();
+    h.join().expect("opener");
+}
+
+/// The kfunc's allocation fails: bpf_inode_addons_get() returns NULL
+/// (counted by the module), the open itself is unaffected, nothing is left
+/// behind, and the next open without failures creates the addons.
+///
+/// Side table: the kfunc's entry is a `kmalloc(GFP_ATOMIC)` in the opening
+/// thread, which failslab fails.
+///
+/// Embedded: the kfunc's addons come from `inode_addons_attach_nolock()`,
+/// that is from the per-CPU free list of the BPF memory allocator
+/// (`unit_alloc()`, no slab call), refilled by `alloc_bulk()` from
+/// irq_work, in hard interrupt context, with kmalloc objects: failslab's
+/// task filter ignores interrupt context (`fail_task()`: `in_task()`) and
+/// its cache filter only passes `inode_addons_cache`.  Under the same
+/// failslab settings every open must therefore get its addons: a BPF
+/// program's addons allocation reaches no slab allocator in the program's
+/// context (issue 12), and a regression to `kmem_cache_zalloc()` there
+/// fails this test.  The failure itself is then injected where failslab
+/// cannot: bpf-progs/fail_attach_nolock.bpf.c (fmod_ret) makes the
+/// module's `ia_addons_attach_nolock()` return -ENOMEM, as an empty free
+/// list does.
 #[test]
 fn kfunc_allocation_failure_returns_null() {
     require_debug_variant("failslab");
     let m = Module::load(&[]).expect("insmod");
+    let emb = embedded();
     let mnt = Mount::tmpfs("fault-bpf");
     let paths = files(&mnt, "b", 20);
     let prog = Attached::load("count_open_kfunc").expect("load and attach");
-    let (fail0, with0) = (stat("alloc_failures"), stat("inodes_with_addons"));
-    {
-        // Only non-sleeping allocations fail: open()'s own are GFP_KERNEL.
-        let _k = failslab(false, 100);
-        let p = paths.clone();
-        // The switch is opened by this thread: the counting thread's only
-        // opens are the 20 under test.
-        let (tid_tx, tid_rx) = mpsc::channel();
-        let (mif_tx, mif_rx) = mpsc::channel::<MakeItFail>();
-        let h = std::thread::Builder::new()
-            .name("ia-bpf-test".into())
-            .spawn(move || {
-                // SAFETY: gettid has no arguments.
-                tid_tx.send(unsafe { libc::gettid() }).unwrap();
-                let mut mif = mif_rx.recv().unwrap();
-                for path in &p {
-                    mif.during(|| File::open(path))
-                        .unwrap_or_else(|e| panic!("open under atomic failslab: {e}"));
-                }
-            })
-            .unwrap();
-        mif_tx
-            .send(MakeItFail::for_tid(tid_rx.recv().unwrap()))
-            .unwrap();
-        h.join().expect("opener");
-    }
-    // The program's own counters are not read back (bpftool is slow under
-    // TCG): the module counts the kfunc's failed allocations, and nothing
-    // else allocates addons meanwhile (no watch, no ioctl).
-    assert_eq!(stat("alloc_failures") - fail0, 20);
-    assert_eq!(stat("inodes_with_addons"), with0);
     let dev = Dev::open();
-    for p in &paths {
-        assert_eq!(dev.query_path(p, false).unwrap().present, 0);
+    // The program's own counters are not read back (bpftool is slow under
+    // TCG): the module counts the kfunc's creations and failed
+    // allocations, and nothing else allocates addons meanwhile (no watch,
+    // no ioctl creation; `dev` queries without creating).
+    let (alloc0, fail0, with0) = (
+        stat("addons_allocated"),
+        stat("alloc_failures"),
+        stat("inodes_with_addons"),
+    );
+    open_under_atomic_failslab(&paths);
+    let failing = if emb {
+        assert_eq!(
+            (
+                stat("alloc_failures") - fail0,
+                stat("addons_allocated") - alloc0
+            ),
+            (0, 20),
+            "failslab reached the kfunc's allocation (failures, created)"
+        );
+        for p in &paths {
+            assert_eq!(dev.query_path(p, false).unwrap().present, 1, "{p:?}");
+        }
+        // Now fail it at the allocator's call.
+        let failing = files(&mnt, "c", 20);
+        let fault = Attached::load("fail_attach_nolock").expect("load and attach fmod_ret");
+        let (alloc1, fail1, with1) = (
+            stat("addons_allocated"),
+            stat("alloc_failures"),
+            stat("inodes_with_addons"),
+        );
+        let c = failing.clone();
+        as_test_thread(move || {
+            for p in &c {
+                drop(File::open(p).unwrap_or_else(|e| panic!("open, kfunc failing: {e}")));
+            }
+        });
+        assert_eq!(stat("alloc_failures") - fail1, 20);
+        assert_eq!(stat("addons_allocated"), alloc1);
+        assert_eq!(stat("inodes_with_addons"), with1);
+        // Waits until the kernel has detached it: the next open is not failed.
+        fault.detach();
+        failing
+    } else {
+        assert_eq!(stat("alloc_failures") - fail0, 20);
+        assert_eq!(stat("addons_allocated"), alloc0);
+        assert_eq!(stat("inodes_with_addons"), with0);
+        paths.clone()
+    };
+    for p in &failing {
+        assert_eq!(dev.query_path(p, false).unwrap().present, 0, "{p:?}");
     }
-    // Without failures: the next open creates and counts from 1.
-    let p0 = paths[0].clone();
+    // Without failures: the next open creates.
+    let fail2 = stat("alloc_failures");
+    let p0 = failing[0].clone();
     as_test_thread(move || drop(File::open(p0).unwrap()));
-    assert_eq!(stat("alloc_failures") - fail0, 20);
-    assert_eq!(dev.query_path(&paths[0], false).unwrap().present, 1);
+    assert_eq!(stat("alloc_failures"), fail2);
+    assert_eq!(dev.query_path(&failing[0], false).unwrap().present, 1);
     drop(prog);
     drop(dev);
     // The program may still pin the module until its release (RCU,
