@@ -34,8 +34,7 @@ int BPF_PROG(fail_inode_alloc, struct inode *inode, int ret)
 SEC("fentry/shmem_destroy_inode")
 int BPF_PROG(create_in_destroy, struct inode *inode)
 {
-	/* struct inode_addons complete in the program's BTF, as in file_inode_of() */
-	asm volatile("" : : "r"(bpf_core_type_size(struct inode_addons)));
+	kfunc_types_complete();
 	if (!from_test_thread())
 		return 0;
 	destroy_calls++;

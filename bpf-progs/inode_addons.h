@@ -16,16 +16,25 @@ extern u32 bpf_inode_addons_shadow_mask(struct inode *inode) __ksym;
 extern u8 *bpf_inode_addons_scratch(struct inode *inode, const int rdwr_buf_size) __ksym;
 
 /*
- * file->f_inode, with struct inode and struct inode_addons complete in the
- * program's BTF: libbpf (1.5) refuses to match a kfunc prototype that
- * mentions a struct the program only has as a forward declaration, which is
- * what clang emits when the program never touches a field of it.  CO-RE
- * size relocations force the full types without reading anything.
+ * Makes struct inode and struct inode_addons complete in the program's BTF:
+ * libbpf (1.5) refuses to match a kfunc prototype that mentions a struct
+ * the program only has as a forward declaration, which is what clang emits
+ * when the program never touches a field of it (on addons-cold, whose
+ * struct inode_addons points back to its inode, struct inode stayed a
+ * forward declaration in create_in_destroy.bpf.o).  CO-RE size relocations
+ * force the full types without reading anything.  Every program that calls
+ * a kfunc calls this.
  */
-static __always_inline struct inode *file_inode_of(struct file *file)
+static __always_inline void kfunc_types_complete(void)
 {
 	asm volatile("" : : "r"(bpf_core_type_size(struct inode)));
 	asm volatile("" : : "r"(bpf_core_type_size(struct inode_addons)));
+}
+
+/* file->f_inode, with the kfuncs' types complete (kfunc_types_complete()). */
+static __always_inline struct inode *file_inode_of(struct file *file)
+{
+	kfunc_types_complete();
 	return file->f_inode;
 }
 

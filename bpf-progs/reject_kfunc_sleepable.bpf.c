@@ -12,9 +12,7 @@ int BPF_PROG(reject_kfunc_sleepable)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 
-	/* struct inode and inode_addons complete in BTF, as file_inode_of() */
-	asm volatile("" : : "r"(bpf_core_type_size(struct inode)));
-	asm volatile("" : : "r"(bpf_core_type_size(struct inode_addons)));
+	kfunc_types_complete();
 	bpf_inode_addons_get(task->fs->pwd.dentry->d_inode);
 	return 0;
 }
