@@ -222,6 +222,11 @@ pub fn prog_exists(id: u64) -> bool {
 /// process, so it creates no pipe and allocates no inode (the program fd is
 /// an anonymous inode's file).
 pub fn prog_loaded(id: u64) -> bool {
+    prog_lookup(id).unwrap_or_else(|e| panic!("BPF_PROG_GET_FD_BY_ID {id}: {e}"))
+}
+
+/// [`prog_loaded`], with the syscall's unexpected errors returned.
+fn prog_lookup(id: u64) -> std::io::Result<bool> {
     const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
     // union bpf_attr for *_GET_FD_BY_ID: prog_id, next_id, open_flags.
     let attr: [u32; 3] = [id.try_into().expect("32-bit program id"), 0, 0];
@@ -238,15 +243,14 @@ pub fn prog_loaded(id: u64) -> bool {
     if fd >= 0 {
         // SAFETY: a descriptor this call just got and nothing else uses.
         unsafe { libc::close(fd as libc::c_int) };
-        return true;
+        return Ok(true);
     }
     let err = std::io::Error::last_os_error();
-    assert_eq!(
-        err.raw_os_error(),
-        Some(libc::ENOENT),
-        "BPF_PROG_GET_FD_BY_ID {id}: {err}"
-    );
-    false
+    if err.raw_os_error() == Some(libc::ENOENT) {
+        Ok(false)
+    } else {
+        Err(err)
+    }
 }
 
 /// Whether a map with this id still exists.
@@ -259,6 +263,19 @@ pub fn map_exists(id: u64) -> bool {
 impl Drop for Attached {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        // A test that panics goes on to drop its module and mounts: rmmod is
+        // a process (pipe, exec), and reading the module's refcount opens a
+        // file, through the sites a kworker may be rewriting right now (see
+        // `detach`).  Wait for the detach here, bounded, without panicking
+        // again.
+        if std::thread::panicking() {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            for id in &self.link_prog_ids {
+                while prog_lookup(*id).unwrap_or(false) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
     }
 }
 
