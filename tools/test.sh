@@ -4,9 +4,10 @@
 # userspace-test crate on the host, boot each flavor and run every test binary
 # inside it, then print one summary line: "N passed, N failed".
 #
-# What runs (CI runs `cargo make test`, 85 minutes for everything on 2 cores
-# with a cold build of every kernel it boots):
-# - `cargo make test`: the release variant (~15 min cold build, ~10 min for
+# What runs (CI runs `cargo make test`, 85 minutes for everything on 2 cores,
+# a kernel build for every flavor it boots):
+# - `cargo make test`: the release variant (a kernel build per flavor: ~5 min
+#   with a warm ccache, 9-45 min cold, idle to busy machine; ~10 min for
 #   the whole suite in the guest); the whole suite on TEST_FULL_FLAVORS
 #   (stock and addons: both module backends, and the patches every patched
 #   flavor shares), the smoke subset TEST_SMOKE on TEST_SMOKE_FLAVORS
