@@ -71,6 +71,12 @@ fn proc_locks_of(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// mtime of `path`, seconds and nanoseconds, from one stat().
+fn mtime_of(path: &Path) -> (i64, i64) {
+    let m = fs::metadata(path).expect("stat");
+    (m.mtime(), m.mtime_nsec())
+}
+
 fn open_rw(path: &Path) -> File {
     OpenOptions::new()
         .read(true)
@@ -293,27 +299,25 @@ fn lazytime_timestamps_reach_the_disk() {
     let mut f = open_rw(&path);
     f.write_all(b"first").expect("write");
     f.sync_all().expect("fsync");
-    let before = fs::metadata(&path).expect("stat").mtime_nsec();
+    let before = mtime_of(&path);
     // A later write dirties only the timestamps (lazytime): no fsync.
     let mut after = before;
     for _ in 0..1000 {
         f.write_all(b"x").expect("write");
-        after = fs::metadata(&path).expect("stat").mtime_nsec();
+        after = mtime_of(&path);
         if after != before {
             break;
         }
     }
     assert_ne!(after, before, "the writes must change mtime");
-    let mtime = fs::metadata(&path).expect("stat").mtime();
     drop(f);
     run_ok("sync", &[]);
     mnt.umount();
     let img = backing.path.join("fs.img");
     run_ok("mount", &["-o", "loop", img.to_str().unwrap(), &at]);
-    let m = fs::metadata(&path).expect("stat after remount");
     assert_eq!(
-        (m.mtime(), m.mtime_nsec()),
-        (mtime, after),
+        mtime_of(&path),
+        after,
         "the lazytime mtime after umount and mount"
     );
     run_ok("umount", &[&at]);
