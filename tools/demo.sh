@@ -82,6 +82,20 @@ def release_size(flavor, doc_row):
     return doc_size(doc_row), "docs/layout.md (pahole, release config)"
 
 
+def addons_object_size():
+    """The series' own struct inode_addons (B1: patches 0001-0004), which
+    its slab cache hands out as is: from the built addons kernel's BTF,
+    else docs/layout.md's B1 row."""
+    size = btf_size("addons", "inode_addons")
+    if size is not None:
+        return size, "BTF of build/addons-release/vmlinux"
+    for line in open(f"{root}/docs/layout.md"):
+        m = re.match(r"\|\s*B1\s*\|\s*(\d+)", line)
+        if m:
+            return int(m.group(1)), "docs/layout.md"
+    return None, "unknown"
+
+
 (rel_stock, src_stock), (rel_b1, src_b1) = release_size("stock", "stock"), release_size("addons", "B1 addons")
 rel_src = src_stock if src_stock == src_b1 else f"stock: {src_stock}; B1: {src_b1}"
 
@@ -90,7 +104,7 @@ dbg_stock = num(last, "sizeof_inode")
 per_inode = num(last, "inode_fsnotify_field_bytes") - num(last, "embedded_pointer_bytes")
 dbg_b1 = dbg_stock - per_inode
 rel_per_inode = rel_stock - rel_b1
-alloc = num(last, "proposed_addons_alloc_bytes")
+alloc, alloc_src = addons_object_size()
 proto = num(last, "prototype_addons_alloc_bytes")
 saved = {c: alive * p for c, p in (("debug", per_inode), ("release", rel_per_inode))}
 cost = with_addons * alloc  # the addons object does not depend on the config
@@ -104,13 +118,14 @@ if variant == "debug":
 else:
     print(f"   {variant:<7} = this VM's kernel, {kname}")
 print(f"   release = {rel_src}")
+print(f"   addons  = the series' struct inode_addons, {alloc} B in its own slab cache ({alloc_src})")
 rows = [
     ("struct inode, stock", dbg_stock, rel_stock),
     ("struct inode with the i_addons pointer (B1, B2)", dbg_b1, rel_b1),
     ("saved per inode", f"{per_inode} ({pct(per_inode, dbg_stock)})",
      f"{rel_per_inode} ({pct(rel_per_inode, rel_stock)})"),
     (f"saved in struct inode, {alive} inodes", saved["debug"], saved["release"]),
-    (f"addons for {with_addons} inodes (24-byte proposal, kmalloc-{alloc})", cost, cost),
+    (f"addons for {with_addons} inodes ({alloc} B each, inode_addons_cache)", cost, cost),
     ("net saving (struct bytes)", saved["debug"] - cost, saved["release"] - cost),
     (f"the side table's own objects (kmalloc-{proto}, prototype only)",
      with_addons * proto, with_addons * proto),
@@ -119,6 +134,11 @@ w = max(len(r[0]) for r in rows)
 print(f"{'':<{w}}  {variant:>12}  {'release':>12}")
 for label, d, r in rows:
     print(f"{label:<{w}}  {str(d):>12}  {str(r):>12}")
+
+packed, packed_src = release_size("stock-packed", "stock-packed")
+if packed is not None:
+    print(f"(stock-packed, no addons, only i_fsnotify_mask moved into the hole after i_state, is {packed} B on release"
+          f"{': the pointer saves nothing against it' if packed <= rel_b1 else ''}; {packed_src})")
 
 # What the steps showed.
 watched = num(cols[2], "inodes_with_addons") - num(cols[1], "inodes_with_addons") if len(cols) > 2 else 0
@@ -159,7 +179,7 @@ if [[ "${1:-}" != --guest ]]; then
 	VM_OUT="$BUILD/vm/$FLAVOR-$VARIANT/demo-$(date +%Y%m%d-%H%M%S)"
 	export VM_OUT
 	mkdir -p "$VM_OUT/demo"
-	log "the demo's steps follow as the guest runs them (under TCG the $VARIANT kernel boots in $([[ "$VARIANT" == debug ]] && echo "~1.5 min" || echo "~10 s"))"
+	log "the demo's steps follow as the guest runs them (under TCG the $VARIANT kernel boots in $([[ "$VARIANT" == debug ]] && echo "5-7 min" || echo "1-2 min"))"
 	rc=0
 	# ~6 min in the guest on the idle 2-core machine; a busy one (other VMs,
 	# a kernel build) has taken over 15.

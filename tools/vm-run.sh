@@ -42,7 +42,7 @@ VNG_ACCEL=()
 [[ "$ACC" == tcg ]] && VNG_ACCEL=(--disable-kvm)
 # VM_QEMU_OPTS: extra QEMU options (tools/bench.sh: "-icount shift=0,sleep=off"
 # and a TCG plugin), passed through virtme-ng's --qemu-opts.
-[[ -n "${VM_QEMU_OPTS:-}" ]] && VNG_ACCEL+=(--qemu-opts "$VM_QEMU_OPTS")
+[[ -n "${VM_QEMU_OPTS:-}" ]] && VNG_ACCEL+=("--qemu-opts=$VM_QEMU_OPTS")
 
 VM_OUT="${VM_OUT:-$BUILD/vm/$FLAVOR-$VARIANT/$(date +%Y%m%d-%H%M%S)-$$}"
 mkdir -p "$VM_OUT"
