@@ -179,7 +179,7 @@ if [[ "${1:-}" != --guest ]]; then
 	VM_OUT="$BUILD/vm/$FLAVOR-$VARIANT/demo-$(date +%Y%m%d-%H%M%S)"
 	export VM_OUT
 	mkdir -p "$VM_OUT/demo"
-	log "the demo's steps follow as the guest runs them (under TCG the $VARIANT kernel boots in $([[ "$VARIANT" == debug ]] && echo "5-7 min" || echo "1-2 min"))"
+	log "the demo's steps follow as the guest runs them (under TCG the $VARIANT kernel boots in $([[ "$VARIANT" == debug ]] && echo "70-90 s idle, ~6 min on a busy machine" || echo "10-20 s"))"
 	rc=0
 	# ~6 min in the guest on the idle 2-core machine; a busy one (other VMs,
 	# a kernel build) has taken over 15.
