@@ -48,10 +48,12 @@ if [[ -n "${TEST_ALL:-}" ]]; then
 	FULL="$ALL_FLAVORS"
 	DEFAULT_FLAVORS="$ALL_FLAVORS"
 fi
-# Test binaries that only the debug variant can run: fault injection
-# (failslab) and kmemleak exist there only.  On release they are listed as
-# not run; they would fail (they assert their kernel facility).
-DEBUG_ONLY="${TEST_DEBUG_ONLY:-fault_.*|module_alloc_failure|bpf_storage_create_vs_evict|stress_concurrent|bad_input_random}"
+# Test binaries that only the debug variant can run (fault injection and
+# kmemleak exist there only) say so themselves, in their second line:
+# "// Needs the debug variant: <what>."  On release they are listed as not
+# run; they would fail (they assert their kernel facility).
+DEBUG_ONLY="${TEST_DEBUG_ONLY:-$(grep -l '^// Needs the debug variant: ' "$ROOT"/userspace-test/tests/*.rs |
+	xargs -n1 basename | sed 's/\.rs$//' | paste -sd'|')}"
 SMOKE_RE="${TEST_SMOKE:-harness_vm|fsnotify_.*|vfs_.*|module_load_unload|module_create_on_demand|module_inotify_shadow|module_untouched_no_addons}"
 is_full() { [[ " $FULL " == *" $1 "* ]]; }
 # select full|smoke FLAVORS...: those of FLAVORS that run the whole suite,

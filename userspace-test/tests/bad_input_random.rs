@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+// Needs the debug variant: kmemleak.
 
 //! A bounded, seeded random-input loop over every user-facing interface of
 //! the module: the ioctl (any command number, size and direction bits,

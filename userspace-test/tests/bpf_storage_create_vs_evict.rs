@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+// Needs the debug variant: kmemleak.
 
 //! Inode storage created by a tracing program while the inode is evicted
 //! (issue 12, tests (c)): the placeholder path.  One thread creates and

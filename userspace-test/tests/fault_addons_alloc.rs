@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+// Needs the debug variant: failslab.
 
 //! Allocation failures aimed at the addons allocations, on both backends:
 //! every caller (ioctl, BPF kfunc, fsnotify) gets a defined failure, no

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+// Needs the debug variant: failslab and kmemleak.
 
 //! Allocation failures while the module initialises, probe registration
 //! included: a failed load leaves nothing registered (no kprobe, no misc

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+// Needs the debug variant: failslab.
 
 //! An allocation failure makes get-or-create fail with ENOMEM and leaves no
 //! entry behind.  Failures are injected with failslab, restricted to this

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+// Needs the debug variant: kmemleak.
 
 //! Concurrent stress, bounded in time: six threads on the guest's two vCPUs
 //! create/open/rename/unlink files on tmpfs and ext4 (the opens run the
