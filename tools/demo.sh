@@ -2,11 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 # cargo make demo: build and boot the stock kernel, load inode_addons.ko, run
 # a small workload (files on tmpfs and ext4, inotify watches, a BPF program
-# when one is available), unload; then print the module's stats as a table,
-# the struct sizes for the debug and the release config, and a summary.
+# when one is available, filelife on both backends), unload; then print the
+# module's stats as a table, the struct sizes for the debug and the release
+# config, and a summary.
 #
 #   tools/demo.sh            (host) build what is missing, boot, run the demo
 #   tools/demo.sh --guest    (inside the VM, started by the host half)
+#
+# FLAVOR=addons (or another patched flavor) runs it on the series instead:
+# the module uses the kernel's addons, filelife's storage backend loads, and
+# the size balance (which compares stock with the series) is left to
+# docs/layout.md.
 #
 # The guest half's output reaches the terminal as it is written (vm-run.sh
 # --stream); the kernel's console goes to the log file named at the end.  The
@@ -15,8 +21,9 @@
 # kernel log, so the table and the summary are the last thing shown.
 source "$(dirname "$0")/lib.sh"
 
-FLAVOR=stock
+FLAVOR="${FLAVOR:-stock}"
 VARIANT="${VARIANT:-debug}"
+check_flavor "$FLAVOR" "$VARIANT"
 KDIR="$(kdir "$FLAVOR" "$VARIANT")"
 KO="$KDIR/ext/module/inode_addons.ko"
 DBG=/sys/kernel/debug/inode_addons
@@ -111,34 +118,39 @@ cost = with_addons * alloc  # the addons object does not depend on the config
 pct = lambda part, size: f"{100 * part / size:.1f}%"
 
 variant = kname.rsplit("-", 1)[1]
-print(f"\n== sizes in bytes, and the embedded layout's balance for the {alive} inodes alive at the end")
-if variant == "debug":
-    print(f"   debug   = this VM's kernel, {kname}: KASAN and lockdep (a lockdep map in every lock)")
-    print(f"             make struct inode almost twice its release size")
+on_stock = kname.rsplit("-", 1)[0] == "stock"
+if not on_stock:
+    print(f"\n== {alive} inodes alive at the end, {with_addons} with addons (the kernel's own, {kname});"
+          f" struct sizes per flavor: docs/layout.md")
 else:
-    print(f"   {variant:<7} = this VM's kernel, {kname}")
-print(f"   release = {rel_src}")
-print(f"   addons  = the series' struct inode_addons, {alloc} B in its own slab cache ({alloc_src})")
-rows = [
-    ("struct inode, stock", dbg_stock, rel_stock),
-    ("struct inode with the i_addons pointer (B1, B2)", dbg_b1, rel_b1),
-    ("saved per inode", f"{per_inode} ({pct(per_inode, dbg_stock)})",
-     f"{rel_per_inode} ({pct(rel_per_inode, rel_stock)})"),
-    (f"saved in struct inode, {alive} inodes", saved["debug"], saved["release"]),
-    (f"addons for {with_addons} inodes ({alloc} B each, inode_addons_cache)", cost, cost),
-    ("net saving (struct bytes)", saved["debug"] - cost, saved["release"] - cost),
-    (f"the side table's own objects (kmalloc-{proto}, prototype only)",
-     with_addons * proto, with_addons * proto),
-]
-w = max(len(r[0]) for r in rows)
-print(f"{'':<{w}}  {variant:>12}  {'release':>12}")
-for label, d, r in rows:
-    print(f"{label:<{w}}  {str(d):>12}  {str(r):>12}")
+    print(f"\n== sizes in bytes, and the embedded layout's balance for the {alive} inodes alive at the end")
+    if variant == "debug":
+        print(f"   debug   = this VM's kernel, {kname}: KASAN and lockdep (a lockdep map in every lock)")
+        print(f"             make struct inode almost twice its release size")
+    else:
+        print(f"   {variant:<7} = this VM's kernel, {kname}")
+    print(f"   release = {rel_src}")
+    print(f"   addons  = the series' struct inode_addons, {alloc} B in its own slab cache ({alloc_src})")
+    rows = [
+        ("struct inode, stock", dbg_stock, rel_stock),
+        ("struct inode with the i_addons pointer (B1, B2)", dbg_b1, rel_b1),
+        ("saved per inode", f"{per_inode} ({pct(per_inode, dbg_stock)})",
+         f"{rel_per_inode} ({pct(rel_per_inode, rel_stock)})"),
+        (f"saved in struct inode, {alive} inodes", saved["debug"], saved["release"]),
+        (f"addons for {with_addons} inodes ({alloc} B each, inode_addons_cache)", cost, cost),
+        ("net saving (struct bytes)", saved["debug"] - cost, saved["release"] - cost),
+        (f"the side table's own objects (kmalloc-{proto}, prototype only)",
+         with_addons * proto, with_addons * proto),
+    ]
+    w = max(len(r[0]) for r in rows)
+    print(f"{'':<{w}}  {variant:>12}  {'release':>12}")
+    for label, d, r in rows:
+        print(f"{label:<{w}}  {str(d):>12}  {str(r):>12}")
 
-packed, packed_src = release_size("stock-packed", "stock-packed")
-if packed is not None:
-    print(f"(stock-packed, no addons, only i_fsnotify_mask moved into the hole after i_state, is {packed} B on release"
-          f"{': the pointer saves nothing against it' if packed <= rel_b1 else ''}; {packed_src})")
+    packed, packed_src = release_size("stock-packed", "stock-packed")
+    if packed is not None:
+        print(f"(stock-packed, no addons, only i_fsnotify_mask moved into the hole after i_state, is {packed} B on release"
+              f"{': the pointer saves nothing against it' if packed <= rel_b1 else ''}; {packed_src})")
 
 # What the steps showed.
 watched = num(cols[2], "inodes_with_addons") - num(cols[1], "inodes_with_addons") if len(cols) > 2 else 0
@@ -156,9 +168,10 @@ print("\n== summary")
 print(f"Of {alive} inodes alive, {with_addons} got addons: {watched} inotify-watched{bpf_text}; {others_text}; "
       f"self-check {last.get('shadow_mismatches', '?')} mismatches, "
       f"{last.get('reuse_violations', '?')} reuse violations; {balance}.")
-print(f"Embedded i_addons pointer: struct inode {per_inode} B smaller ({dbg_stock} -> {dbg_b1} B on this debug kernel, "
-      f"{rel_stock} -> {rel_b1} B on release), {saved['release']} B saved - {cost} B of addons = "
-      f"{saved['release'] - cost} B net here (struct bytes; slab pages: README, Benchmark).")
+if on_stock:
+    print(f"Embedded i_addons pointer: struct inode {per_inode} B smaller ({dbg_stock} -> {dbg_b1} B on this debug kernel, "
+          f"{rel_stock} -> {rel_b1} B on release), {saved['release']} B saved - {cost} B of addons = "
+          f"{saved['release'] - cost} B net here (struct bytes; slab pages: README, Benchmark).")
 PY
 }
 
@@ -184,7 +197,7 @@ if [[ "${1:-}" != --guest ]]; then
 	# ~6 min in the guest on the idle 2-core machine; a busy one (other VMs,
 	# a kernel build) has taken over 15.
 	"$ROOT/tools/vm-run.sh" "$FLAVOR" "$VARIANT" --timeout "${DEMO_TIMEOUT:-2400}" --stream -- \
-		env VARIANT="$VARIANT" DEMO_BPF_OBJ="$BPF_OBJ" DEMO_FILELIFE="$FILELIFE" \
+		env FLAVOR="$FLAVOR" VARIANT="$VARIANT" DEMO_BPF_OBJ="$BPF_OBJ" DEMO_FILELIFE="$FILELIFE" \
 		"$ROOT/tools/demo.sh" --guest || rc=$?
 	((rc == 0)) || die "the demo failed (exit $rc); full console log: ${VM_OUT#"$ROOT"/}/console.log"
 	report "$VM_OUT/demo"
@@ -214,7 +227,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 S="$(mktemp -d)"
-step "insmod $(basename "$KO") (stock kernel: side table + kprobes)"
+step "insmod $(basename "$KO") ($FLAVOR kernel)"
 insmod "$KO" || exit 1
 dmesg | grep 'inode_addons: loaded' | tail -n1
 snap
@@ -278,9 +291,10 @@ if [[ -n "${DEMO_BPF_OBJ:-}" && -f "$DEMO_BPF_OBJ" ]]; then
 	fi
 fi
 
-if [[ -n "${DEMO_FILELIFE:-}" && -x "$DEMO_FILELIFE" ]]; then
-	step "filelife (filelife/, libbpf-rs): age and bytes of each file unlinked on the tmpfs, hash backend"
-	"$DEMO_FILELIFE" --backend hash --mount "$T" >"$S/fl.out" 2>"$S/fl.err" &
+# filelife with backend $1 while two files are written and unlinked on the
+# tmpfs: its report lines, or why it did not load.
+filelife_demo() {
+	"$DEMO_FILELIFE" --backend "$1" --mount "$T" >"$S/fl.out" 2>"$S/fl.err" &
 	flpid=$!
 	# "filelife: tracing" on stderr: the programs are attached (loading
 	# takes minutes on a busy TCG host).
@@ -289,15 +303,24 @@ if [[ -n "${DEMO_FILELIFE:-}" && -x "$DEMO_FILELIFE" ]]; then
 		kill -0 $flpid 2>/dev/null || break
 		sleep 0.1
 	done
-	echo hello >"$T/fl-a" && echo world >>"$T/fl-a"
-	dd if=/dev/zero of="$T/fl-b" bs=1k count=3 status=none
-	rm "$T/fl-a" "$T/fl-b"
+	if ! kill -0 $flpid 2>/dev/null; then
+		wait $flpid
+		echo "   not loaded (exit $?): $(grep -m1 -E 'refused|rror' "$S/fl.err")"
+		return
+	fi
+	echo hello >"$T/fl-$1" && echo world >>"$T/fl-$1"
+	dd if=/dev/zero of="$T/fl-$1-3k" bs=1k count=3 status=none
+	rm "$T/fl-$1" "$T/fl-$1-3k"
 	kill -INT $flpid
 	wait $flpid
 	sed 's/^/   /' "$S/fl.out"
-	step "filelife --backend storage: BPF inode storage from tracing programs (needs the series)"
-	"$DEMO_FILELIFE" --backend storage --mount "$T" --duration 0 2>&1 >/dev/null |
-		grep -m1 refused | sed 's/^/   /'
+}
+
+if [[ -n "${DEMO_FILELIFE:-}" && -x "$DEMO_FILELIFE" ]]; then
+	step "filelife (filelife/, libbpf-rs): age and bytes of each file unlinked on the tmpfs, hash backend"
+	filelife_demo hash
+	step "filelife --backend storage: BPF inode storage from tracing programs (the series; stock refuses it)"
+	filelife_demo storage
 fi
 
 step "unmount, rmmod"
