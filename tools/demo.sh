@@ -161,8 +161,12 @@ others_text = (f"the {untouched} untouched files got none" if others == 0
                else f"{others} other inodes got addons too")
 unload = open(f"{demo}/unload").read().strip() if os.path.exists(f"{demo}/unload") else ""
 m = re.search(r"allocated (\d+) freed (\d+)", unload)
-balance = (f"unload freed all {m.group(1)} addons" if m and m.group(1) == m.group(2)
-           else f"unload: {unload or 'no unload line'}")
+if "owned by the kernel" in unload:
+    balance = "unload left the addons to the kernel, which frees them with their inodes"
+elif m and m.group(1) == m.group(2):
+    balance = f"unload freed all {m.group(1)} addons"
+else:
+    balance = f"unload: {unload or 'no unload line'}"
 bpf_text = f" and {bpf} flock()ed by the BPF program" if len(cols) > 4 else " (no BPF step)"
 print("\n== summary")
 print(f"Of {alive} inodes alive, {with_addons} got addons: {watched} inotify-watched{bpf_text}; {others_text}; "
@@ -176,7 +180,8 @@ PY
 }
 
 if [[ "${1:-}" != --guest ]]; then
-	"$ROOT/tools/kernel.sh" "$FLAVOR" "$VARIANT"
+	# DEMO_NO_KERNEL_BUILD=1: use the built kernel as is (as TEST_NO_KERNEL_BUILD).
+	[[ -n "${DEMO_NO_KERNEL_BUILD:-}" ]] || "$ROOT/tools/kernel.sh" "$FLAVOR" "$VARIANT"
 	"$ROOT/tools/module.sh" "$FLAVOR" "$VARIANT"
 	# The BPF program is compiled here: clang is much faster on the host.
 	BPF_OBJ="$KDIR/ext/ia_flock.bpf.o"
