@@ -43,6 +43,7 @@
 
 use crate::{
     inode::{inode_read_once, Inode},
+    rcu::RcuGuard,
     vfs::{FsTypes, MountPoints, MountsWalked, SeqFile, SeqShow, SeqWriter, Walked},
 };
 use core::fmt::{self, Write};
@@ -124,7 +125,7 @@ impl Row {
 }
 
 /// Counts `inode` into `row`.
-fn count(row: &mut Row, inode: &Inode) {
+fn count(row: &mut Row, inode: &Inode, guard: &RcuGuard) {
     let state = inode_read_once!(inode, i_state);
     if state & (bindings::I_NEW | bindings::I_WILL_FREE | bindings::I_FREEING) != 0 {
         row.skipped += 1;
@@ -136,8 +137,8 @@ fn count(row: &mut Row, inode: &Inode) {
             row.n[c] += 1;
         }
     };
-    hit(col::FLCTX, inode.has_file_lock_context());
-    hit(col::DEVICES, inode.in_cdev_list());
+    hit(col::FLCTX, inode.has_file_lock_context(guard));
+    hit(col::DEVICES, inode.in_cdev_list(guard));
     hit(
         col::SEQUENCE,
         inode_read_once!(inode, i_sequence.counter) != 0,
@@ -238,9 +239,9 @@ impl SeqShow for CensusTypes {
                     rows.0[i].1.sbs += 1;
                 }
             }
-            Walked::Inode(inode, _) => {
+            Walked::Inode(inode, guard) => {
                 if let Some(i) = cur {
-                    count(&mut rows.0[i].1, inode);
+                    count(&mut rows.0[i].1, inode, guard);
                 }
             }
         })?;

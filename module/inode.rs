@@ -11,9 +11,7 @@
 //! Lookups by an address that may belong to a freed inode take a `usize`,
 //! never an `&Inode`.
 
-#[cfg(ia_backend_embedded)]
-use crate::rcu::RcuGuard;
-use crate::{ffi, recursion::Busy};
+use crate::{ffi, rcu::RcuGuard, recursion::Busy};
 use core::ptr::{addr_of, addr_of_mut, NonNull};
 use kernel::{
     alloc::{
@@ -406,31 +404,30 @@ impl KernelAddons {
 /// Fields few inodes use, wherever the kernel keeps them: in `struct inode`
 /// (stock and most flavors) or, on flavor `addons-cold`, in the addons
 /// (`ia_addons_flctx`, `ia_addons_devices`, set by Kbuild from the struct).
-/// Lockless snapshots, for the census.
+/// Lockless snapshots, for the census, under the caller's RCU read-side
+/// section (it keeps the addons of `addons-cold` allocated while read).
 impl Inode {
     /// Whether the inode has a file lock context (`i_flctx` set): it had a
     /// POSIX, OFD or flock lock or a lease.
-    pub(crate) fn has_file_lock_context(&self) -> bool {
+    pub(crate) fn has_file_lock_context(&self, _guard: &RcuGuard) -> bool {
         #[cfg(not(ia_addons_flctx))]
         return !inode_read_once!(self, i_flctx).is_null();
         #[cfg(ia_addons_flctx)]
         {
-            let guard = RcuGuard::new();
-            self.addons(&guard)
+            self.addons(_guard)
                 .is_some_and(|a| a.has_file_lock_context())
         }
     }
 
     /// Whether the inode is on a character device's list of inodes
     /// (`i_devices` linked): a character device inode that was opened.
-    pub(crate) fn in_cdev_list(&self) -> bool {
+    pub(crate) fn in_cdev_list(&self, _guard: &RcuGuard) -> bool {
         #[cfg(not(ia_addons_devices))]
         return inode_read_once!(self, i_devices.next).cast_const()
             != inode_field_addr!(self, i_devices);
         #[cfg(ia_addons_devices)]
         {
-            let guard = RcuGuard::new();
-            self.addons(&guard).is_some_and(|a| a.in_cdev_list())
+            self.addons(_guard).is_some_and(|a| a.in_cdev_list())
         }
     }
 }
