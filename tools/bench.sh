@@ -11,6 +11,8 @@
 # matter (BENCH_L1D_CASES) and reports modelled L1D misses per operation.
 # BENCH_MODE=wall (for KVM hosts) measures wall-clock time with the machine's
 # accelerator and BENCH_CPUS vCPUs; the report then gives bootstrap intervals.
+# (Under TCG, tools/vm-run.sh runs those vCPUs on one host thread,
+# docs/testing.md; icount mode is single-threaded by construction.)
 #
 # Configurations: BENCH_CONFIGS (default: every flavor, plus stock+module, the
 # stock kernel with the side-table module loaded).  Each repetition boots every
