@@ -120,7 +120,8 @@ pct = lambda part, size: f"{100 * part / size:.1f}%"
 variant = kname.rsplit("-", 1)[1]
 on_stock = kname.rsplit("-", 1)[0] == "stock"
 if not on_stock:
-    print(f"\n== {alive} inodes alive at the end, {with_addons} with addons (the kernel's own, {kname});"
+    whose = "the kernel's own" if last.get("backend") == "embedded" else "the module's side table"
+    print(f"\n== {alive} inodes alive at the end, {with_addons} with addons ({whose}, {kname});"
           f" struct sizes per flavor: docs/layout.md")
 else:
     print(f"\n== sizes in bytes, and the embedded layout's balance for the {alive} inodes alive at the end")

@@ -9,10 +9,14 @@
 #
 # Boots BOOTS (4) guests with multi-threaded TCG, then as many with one TCG
 # thread, and prints per boot whether the kernel oopsed.  Measured on
-# 2026-12-02 (stock-release, 2 vCPUs, QEMU 7.2): multi 6 of 6 crashed
-# ("Oops: int3" at inode_init_always_gfp+0x5, or a call to NULL after
-# arch_rethook_trampoline), single 0 of 4 (two runs of this script).
+# 2026-12-02 (stock-release, 2 vCPUs, QEMU 7.2), this guest program as
+# an earlier untracked copy (4 multi + 2 single boots) and this script
+# once (2 + 2): multi 6 of 6 crashed ("Oops: int3" at
+# inode_init_always_gfp+0x5, or a call to NULL near
+# arch_rethook_trampoline), single 0 of 4.  Needs TCG: on a KVM host
+# both modes would boot under KVM, so TCG is forced.
 source "$(dirname "$0")/lib.sh"
+export ACCEL=tcg
 
 if [[ "${1:-}" == --guest ]]; then
 	# The crash is the result; a probe command that fails does not stop

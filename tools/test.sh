@@ -49,11 +49,11 @@ if [[ -n "${TEST_ALL:-}" ]]; then
 	DEFAULT_FLAVORS="$ALL_FLAVORS"
 fi
 # Test binaries that only the debug variant can run (fault injection and
-# kmemleak exist there only) say so themselves, in their second line:
+# kmemleak exist there only) say so themselves, in a line of their own:
 # "// Needs the debug variant: <what>."  On release they are listed as not
 # run; they would fail (they assert their kernel facility).
-DEBUG_ONLY="${TEST_DEBUG_ONLY:-$(grep -l '^// Needs the debug variant: ' "$ROOT"/userspace-test/tests/*.rs |
-	xargs -n1 basename | sed 's/\.rs$//' | paste -sd'|')}"
+DEBUG_ONLY="${TEST_DEBUG_ONLY:-$({ grep -l '^// Needs the debug variant: ' "$ROOT"/userspace-test/tests/*.rs || true; } |
+	xargs -r -n1 basename | sed 's/\.rs$//' | paste -sd'|')}"
 SMOKE_RE="${TEST_SMOKE:-harness_vm|fsnotify_.*|vfs_.*|module_load_unload|module_create_on_demand|module_inotify_shadow|module_untouched_no_addons}"
 is_full() { [[ " $FULL " == *" $1 "* ]]; }
 # select full|smoke FLAVORS...: those of FLAVORS that run the whole suite,
@@ -116,6 +116,7 @@ if [[ "$VARIANT" != debug ]]; then
 	NOT_RUN="$(grep -E "^(${DEBUG_ONLY}) " "$BINS" | cut -d' ' -f1 | tr '\n' ' ' || true)"
 	grep -vE "^(${DEBUG_ONLY}) " "$BINS" >"$BINS.variant" || true
 	mv "$BINS.variant" "$BINS"
+	[[ -s "$BINS" ]] || die "nothing to run on $VARIANT: the selection has only debug-only binaries ($NOT_RUN)"
 fi
 grep -E "^(${SMOKE_RE}) " "$BINS" >"$BINS.smoke" || true
 

@@ -43,17 +43,13 @@ QEMU_OPTS="${VM_QEMU_OPTS:-}"
 if [[ "$ACC" == tcg ]]; then
 	VNG_ACCEL=(--disable-kvm)
 	# One host thread for all vCPUs (round-robin TCG), not QEMU's default
-	# multi-threaded TCG: under QEMU 7.2's MTTCG a 6.12 guest that patches
-	# its own text while another vCPU runs it (kprobes and kretprobes
-	# registered or removed, BPF trampolines attached or detached) crashes
-	# with an "Oops: int3" at the patched function+0x5 or a call to NULL
-	# after arch_rethook_trampoline.  Reproduced on stock-release with no
-	# module loaded (build/exp/kprobe-churn.sh, tracefs kprobes on the
-	# functions inode_addons.ko probes, under a create/watch/unlink
-	# workload): 6 crashes in 6 boots multi-threaded, 0 in 4 single; the
-	# module's rmmod-under-load test: 3 in 4 against 0 in 4.  An int3 trap
-	# after text_poke_bp() has restored the byte and synced every CPU
-	# cannot happen on hardware; docs/testing.md has the details.
+	# multi-threaded TCG: under QEMU 7.2's MTTCG a stock 6.12 guest that
+	# adds and removes kprobes and kretprobes while another vCPU runs the
+	# probed functions crashes ("Oops: int3" at the function+0x5, or a call
+	# to NULL near arch_rethook_trampoline), with no module loaded
+	# (tools/repro-mttcg-text-poke.sh: 6 crashes in 6 boots multi-threaded,
+	# 0 in 4 single; the module's rmmod-under-load test 3 in 4 against 0
+	# in 4).  QEMU or a 6.12 race: undecidable here; docs/testing.md.
 	# VM_TCG_THREAD=multi brings MTTCG back (to reproduce it).
 	QEMU_OPTS="-accel tcg,thread=${VM_TCG_THREAD:-single}${QEMU_OPTS:+ $QEMU_OPTS}"
 fi
