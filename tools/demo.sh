@@ -174,7 +174,7 @@ print(f"Of {alive} inodes alive, {with_addons} got addons: {watched} inotify-wat
       f"self-check {last.get('shadow_mismatches', '?')} mismatches, "
       f"{last.get('reuse_violations', '?')} reuse violations; {balance}.")
 if on_stock:
-    print(f"Embedded i_addons pointer: struct inode {per_inode} B smaller ({dbg_stock} -> {dbg_b1} B on this debug kernel, "
+    print(f"Embedded i_addons pointer: struct inode {per_inode} B smaller ({dbg_stock} -> {dbg_b1} B on this {variant} kernel, "
           f"{rel_stock} -> {rel_b1} B on release), {saved['release']} B saved - {cost} B of addons = "
           f"{saved['release'] - cost} B net here (struct bytes; slab pages: README, Benchmark).")
 PY
