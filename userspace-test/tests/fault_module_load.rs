@@ -140,13 +140,14 @@ fn failed_loads_leave_nothing_registered() {
         if fine && probe_failures > 0 {
             break;
         }
-        if i >= 5 && start.elapsed() > Duration::from_secs(if fine { 150 } else { 75 }) {
+        // Only the fine pass has a time budget: the coarse one (59 points)
+        // is what the assertions below rest on, and cutting it by wall
+        // time made the test's verdict depend on the guest's speed (under
+        // single-threaded TCG a debug guest reached 26 of 59 points, all
+        // of them tolerated failures, and the test failed).
+        if fine && start.elapsed() > Duration::from_secs(150) {
             println!("time budget reached after {i} of {} points", ds.len());
-            if fine {
-                break;
-            }
-            i = ds.len();
-            continue;
+            break;
         }
         let d = ds[i];
         i += 1;
