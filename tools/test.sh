@@ -175,9 +175,12 @@ for flavor in $TEST_FLAVORS; do
 	mkdir -p "$out"
 	KDIR="$(kdir "$flavor" "$VARIANT")"
 	# Per guest.  Release: the whole suite takes 6-12 min.  Debug (KASAN,
-	# lockdep, single-threaded TCG): 7 min from boot to the first test and
-	# 5-10 min per BPF test binary beside a kernel build (2026-12-02), so
-	# a whole suite takes hours, not minutes.
+	# lockdep, single-threaded TCG), beside a kernel build and another
+	# debug guest (2026-12-02, addons-debug and addons-flag-debug): 7 min
+	# from boot to the first test, then 44-792 s per binary
+	# (module_alloc_failure 44 s, bad_input_random 150-225 s,
+	# fault_module_load ~200 s, stress_concurrent 584-792 s), so a whole
+	# suite of 37 binaries takes hours, not minutes.
 	tmo="${TEST_TIMEOUT:-$([[ "$VARIANT" == debug ]] && echo 21600 || echo 2400)}"
 	if ((DEADLINE > 0)); then
 		left=$(($(remaining) - 120))
