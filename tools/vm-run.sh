@@ -65,6 +65,9 @@ CONSOLE="$VM_OUT/console.log"
 # The guest runs tools/guest-run.sh, which runs the command, then collects
 # dmesg and a kmemleak scan into $VM_OUT.
 printf '%q ' "$@" >"$VM_OUT/cmd"
+# The accelerator and QEMU options of this boot, for whoever reads the
+# results later (single- or multi-threaded TCG, icount, plugins).
+echo "$ACC${QEMU_OPTS:+ $QEMU_OPTS}" >"$VM_OUT/qemu-opts"
 log "booting $FLAVOR-$VARIANT ($ACC, timeout ${TIMEOUT}s): $*"
 GUEST_RUN="$ROOT/tools/guest-run.sh $VM_OUT"
 if [[ "$STREAM" == 1 ]]; then
