@@ -34,7 +34,7 @@ BPFTOOL="$BUILD/tools/bpftool/bpftool"
 # are built, else from docs/layout.md) and the two-line summary.
 report() {
 	python3 - "$1" "$ROOT" "$BUILD" "$BPFTOOL" "$FLAVOR-$VARIANT" <<'PY'
-import os, re, subprocess, sys
+import functools, os, re, subprocess, sys
 
 demo, root, build, bpftool, kname = sys.argv[1:]
 names = ["loaded", "400 files", "100 watched", "unwatched", "BPF flock"]
@@ -64,46 +64,43 @@ for k in keys:
     print(f"{k:<{w}}  " + "  ".join(f"{c.get(k, ''):>12}" for c in cols))
 
 
-def btf_size(flavor, struct):
+@functools.lru_cache(maxsize=None)
+def btf_dump(flavor):
+    """bpftool's BTF dump of the flavor's release vmlinux, once per flavor;
+    None when that kernel or bpftool is not built."""
     vmlinux = f"{build}/{flavor}-release/vmlinux"
     if not (os.path.exists(vmlinux) and os.access(bpftool, os.X_OK)):
         return None
-    out = subprocess.run([bpftool, "btf", "dump", "file", vmlinux],
-                         capture_output=True, text=True).stdout
-    m = re.search(rf"STRUCT '{struct}' size=(\d+)", out)
-    return int(m.group(1)) if m else None
+    return subprocess.run([bpftool, "btf", "dump", "file", vmlinux],
+                          capture_output=True, text=True).stdout
 
 
-def doc_size(flavor_row):
+def release_size(flavor, struct, doc_re, doc_src):
+    """sizeof(struct STRUCT) on FLAVOR's release config, and where it comes
+    from: the built kernel's BTF, else the first docs/layout.md line that
+    DOC_RE matches (its group 1), named DOC_SRC."""
+    m = re.search(rf"STRUCT '{struct}' size=(\d+)", btf_dump(flavor) or "")
+    if m:
+        return int(m.group(1)), f"BTF of build/{flavor}-release/vmlinux"
     for line in open(f"{root}/docs/layout.md"):
-        m = re.match(rf"\|\s*release\s*\|\s*{flavor_row}\s*\|\s*(\d+)", line)
+        m = re.match(doc_re, line)
         if m:
-            return int(m.group(1))
-    return None
+            return int(m.group(1)), doc_src
+    return None, "unknown"
 
 
-def release_size(flavor, doc_row):
-    size = btf_size(flavor, "inode")
-    if size is not None:
-        return size, f"BTF of build/{flavor}-release/vmlinux"
-    return doc_size(doc_row), "docs/layout.md (pahole, release config)"
+def inode_size(flavor, doc_row):
+    return release_size(flavor, "inode", rf"\|\s*release\s*\|\s*{doc_row}\s*\|\s*(\d+)",
+                        "docs/layout.md (pahole, release config)")
 
 
 def addons_object_size():
     """The series' own struct inode_addons (B1: patches 0001-0004), which
-    its slab cache hands out as is: from the built addons kernel's BTF,
-    else docs/layout.md's B1 row."""
-    size = btf_size("addons", "inode_addons")
-    if size is not None:
-        return size, "BTF of build/addons-release/vmlinux"
-    for line in open(f"{root}/docs/layout.md"):
-        m = re.match(r"\|\s*B1\s*\|\s*(\d+)", line)
-        if m:
-            return int(m.group(1)), "docs/layout.md"
-    return None, "unknown"
+    its slab cache hands out as is."""
+    return release_size("addons", "inode_addons", r"\|\s*B1\s*\|\s*(\d+)", "docs/layout.md")
 
 
-(rel_stock, src_stock), (rel_b1, src_b1) = release_size("stock", "stock"), release_size("addons", "B1 addons")
+(rel_stock, src_stock), (rel_b1, src_b1) = inode_size("stock", "stock"), inode_size("addons", "B1 addons")
 rel_src = src_stock if src_stock == src_b1 else f"stock: {src_stock}; B1: {src_b1}"
 
 alive, with_addons = num(last, "inodes_alive_now"), num(last, "inodes_with_addons")
@@ -148,7 +145,7 @@ else:
     for label, d, r in rows:
         print(f"{label:<{w}}  {str(d):>12}  {str(r):>12}")
 
-    packed, packed_src = release_size("stock-packed", "stock-packed")
+    packed, packed_src = inode_size("stock-packed", "stock-packed")
     if packed is not None:
         print(f"(stock-packed, no addons, only i_fsnotify_mask moved into the hole after i_state, is {packed} B on release"
               f"{': the pointer saves nothing against it' if packed <= rel_b1 else ''}; {packed_src})")
