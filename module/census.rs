@@ -42,9 +42,10 @@
 //! under the file's `seq_file` lock).
 
 use crate::{
+    debugfs::{self, SeqShow, SeqWriter},
     inode::{inode_read_once, Inode},
     rcu::RcuGuard,
-    vfs::{FsTypes, MountPoints, MountsWalked, SeqFile, SeqShow, SeqWriter, Walked},
+    vfs::{FsTypes, MountPoints, MountsWalked, Walked},
 };
 use core::fmt::{self, Write};
 use kernel::{alloc::flags::GFP_KERNEL, bindings, c_str, prelude::*, str::CStr};
@@ -287,15 +288,20 @@ fn write_table(m: &mut impl Write, rows: &Rows, points: usize, mw: MountsWalked)
 
 /// The census file, `/sys/kernel/debug/inode_census`; removed when dropped.
 pub(crate) struct Census {
-    _file: SeqFile<CensusTypes>,
+    _file: debugfs::File<CensusTypes>,
 }
 
 impl Census {
     /// Creates the file.  Process context.
-    pub(crate) fn register() -> Result<Self> {
+    ///
+    /// # Safety
+    ///
+    /// The value is dropped only in the module's exit or on its init's
+    /// error path (as for [`debugfs::File::read_only`]).
+    pub(crate) unsafe fn register() -> Result<Self> {
         let types = CensusTypes(FsTypes::new()?);
-        Ok(Self {
-            _file: SeqFile::create(c_str!("inode_census"), types)?,
-        })
+        // SAFETY: the file is dropped with `Self` (by the caller).
+        let file = unsafe { debugfs::File::read_only(c_str!("inode_census"), types) }?;
+        Ok(Self { _file: file })
     }
 }

@@ -1,24 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The Rust functions the C glue calls (`ia_rust_*`): the debugfs files
-//! (stats, self-check, control commands, the bench result), the misc
-//! device's ioctl and the kfuncs.  The C side only holds the file
-//! operations and the kfunc definitions, each a one-line call to these.
+//! The module's entry points: the debugfs files in
+//! `/sys/kernel/debug/inode_addons/` (stats, self-check, control commands,
+//! the bench result), and the Rust functions the C glue calls
+//! (`ia_rust_*`): the misc device's ioctl and the kfuncs.  The C side only
+//! holds the misc device's file operations and the kfunc definitions, each
+//! a one-line call to these.
 //!
-//! Every one is `unsafe extern "C"` with its contract; each borrows the
-//! published [`ModuleState`] for the call only ([`with_state`]).
+//! Each entry point borrows the published [`ModuleState`] for the call
+//! only ([`with_state`]); the C ones are `unsafe extern "C"` with their
+//! contracts.
 
 use crate::{
     active::ActiveBackend,
     backend::{AddonsObject, AllocCtx, Backend},
     bench,
+    debugfs::{self, Command, SeqShow, SeqWriter},
     ffi::{self, IaQuery},
     inode::Inode,
     rcu::RcuGuard,
     recursion::Busy,
     selfcheck,
     stats::STATS,
-    vfs::{FileRef, SeqWriter},
+    vfs::FileRef,
 };
 use core::{
     fmt::{self, Write},
@@ -28,9 +32,9 @@ use core::{
 };
 use kernel::{
     alloc::flags::GFP_KERNEL,
-    bindings,
+    bindings, c_str,
     error::to_result,
-    ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void},
+    ffi::{c_int, c_long, c_uint, c_ulong, c_void},
     new_mutex,
     page::PAGE_SIZE,
     prelude::*,
@@ -38,8 +42,6 @@ use kernel::{
     uaccess::UserSlice,
 };
 
-/// Longest control command, its NUL excluded.
-const CONTROL_MAX: usize = 31;
 /// Most bytes of one bench run's TSV.
 const BENCH_TEXT_MAX: usize = 4 * PAGE_SIZE;
 
@@ -86,7 +88,7 @@ impl ModuleState {
     }
 
     /// Writes the last bench run's TSV; `EBUSY` while one runs.
-    fn show_bench(&self, w: &mut dyn Write) -> Result {
+    fn write_bench(&self, w: &mut dyn Write) -> Result {
         if self.bench_running.load(Ordering::Acquire) {
             return Err(EBUSY);
         }
@@ -102,24 +104,74 @@ impl ModuleState {
 /// # Invariants
 ///
 /// Non-NULL only while a [`Registration`] holds the pointee, which is alive
-/// then.  The C entry points (debugfs, misc device, kfuncs) are only
+/// then.  The entry points (debugfs files, misc device, kfuncs) are only
 /// reachable in that window: debugfs files are removed and the misc device
 /// deregistered before `STATE` is cleared, and open files and BPF programs
 /// hold a module reference, so the module cannot be unloading while they
 /// run.
 static STATE: AtomicPtr<ModuleState> = AtomicPtr::new(null_mut());
 
-/// The C entry points (debugfs files, misc device, kfuncs), registered for
-/// a module state that they borrow per call; unregistered when dropped or
-/// by [`Registration::unregister`].
+/// The entry points (debugfs files, misc device, kfuncs), registered for a
+/// module state that they borrow per call; unregistered when dropped or by
+/// [`Registration::unregister`].
 pub(crate) struct Registration {
+    /// `None` once unregistered, or if debugfs could not make them.
+    files: Option<DebugfsFiles>,
     /// `None` once unregistered.
     state: Option<Pin<KBox<ModuleState>>>,
 }
 
+/// `/sys/kernel/debug/inode_addons/` and its files.
+struct DebugfsFiles {
+    // Fields drop in order: the files before their directory.
+    _stats: debugfs::File<StateText>,
+    _selfcheck: debugfs::File<StateText>,
+    _bench: debugfs::File<StateText>,
+    _control: debugfs::File<ControlCommands>,
+    _dir: debugfs::Dir,
+}
+
+impl DebugfsFiles {
+    /// Creates the directory and its files.  Process context; only from
+    /// [`Registration::new`], whose value is dropped in the module's exit or
+    /// on its init's error path (its contract).
+    fn create() -> Result<Self> {
+        let dir = debugfs::Dir::create(c_str!("inode_addons"))?;
+        // SAFETY: the file goes into `Self` with `dir`, which the fields
+        // drop last, and is dropped in the module's exit or init error path
+        // (see above).
+        let stats =
+            unsafe { debugfs::File::read_only_in(&dir, c_str!("stats"), StateText(write_stats)) }?;
+        // SAFETY: as for `stats`.
+        let selfcheck = unsafe {
+            debugfs::File::read_only_in(&dir, c_str!("selfcheck"), StateText(write_selfcheck))
+        }?;
+        // SAFETY: as for `stats`.
+        let bench = unsafe {
+            debugfs::File::read_only_in(&dir, c_str!("bench"), StateText(ModuleState::write_bench))
+        }?;
+        // SAFETY: as for `stats`.
+        let control =
+            unsafe { debugfs::File::write_only_in(&dir, c_str!("control"), ControlCommands) }?;
+        Ok(Self {
+            _stats: stats,
+            _selfcheck: selfcheck,
+            _bench: bench,
+            _control: control,
+            _dir: dir,
+        })
+    }
+}
+
 impl Registration {
     /// Publishes `state` and registers the entry points.  Process context.
-    pub(crate) fn new(state: Pin<KBox<ModuleState>>) -> Result<Self> {
+    ///
+    /// # Safety
+    ///
+    /// The value is dropped (or unregistered) only in the module's exit or
+    /// on its init's error path: an open debugfs file may outlive the
+    /// removal of the file, not the module ([`debugfs::File`]).
+    pub(crate) unsafe fn new(state: Pin<KBox<ModuleState>>) -> Result<Self> {
         // INVARIANT (of `STATE`): the state is pinned in `Self`, which
         // clears `STATE` (after unregistering the entry points) before it
         // lets go of it.
@@ -127,15 +179,23 @@ impl Registration {
             &*state as *const ModuleState as *mut ModuleState,
             Ordering::Release,
         );
-        let mut reg = Self { state: Some(state) };
+        let mut reg = Self {
+            files: None,
+            state: Some(state),
+        };
         // SAFETY: process context, no other precondition; a failure leaves
         // nothing registered.
-        if let Err(e) = to_result(unsafe { ffi::ia_control_register() }) {
+        if let Err(e) = to_result(unsafe { ffi::ia_misc_register() }) {
             STATE.store(null_mut(), Ordering::Release);
             // Not registered: nothing to undo in `drop`.
             reg.state = None;
             return Err(e);
         }
+        // debugfs failures are ignored, as the kernel's own users of
+        // debugfs do: the module then runs without its files.
+        reg.files = DebugfsFiles::create()
+            .inspect_err(|e| pr_warn!("no debugfs files: error {}\n", e.to_errno()))
+            .ok();
         // SAFETY: process context, no other precondition.  Kfunc sets cannot
         // be unregistered: they go away with the module's BTF, and a loaded
         // program that uses them pins the module.
@@ -156,9 +216,12 @@ impl Registration {
         if self.state.is_none() {
             return;
         }
-        // SAFETY: registered in `new`; returns once no debugfs or ioctl call
-        // runs, and none starts after it.
-        unsafe { ffi::ia_control_unregister() };
+        // Removal returns once no callback of the files runs, and none
+        // starts after it.
+        self.files = None;
+        // SAFETY: registered in `new`; returns once no ioctl call runs, and
+        // none starts after it.
+        unsafe { ffi::ia_misc_deregister() };
         STATE.store(null_mut(), Ordering::Release);
     }
 }
@@ -174,7 +237,7 @@ impl Drop for Registration {
 ///
 /// # Safety
 ///
-/// Only for the C entry points below, while C runs them: they are
+/// Only for the entry points of this file, while they run: they are
 /// reachable only while the state is published (invariant of [`STATE`]).
 unsafe fn with_state<R>(f: impl FnOnce(&ModuleState) -> R) -> Option<R> {
     let p = STATE.load(Ordering::Acquire);
@@ -335,56 +398,35 @@ fn write_selfcheck(a: &ModuleState, w: &mut dyn Write) -> Result {
     .map_err(fmt_err)
 }
 
-/// Runs `f` with the published state and the writer of the `seq_file` `m`:
-/// the body of a `show` callback.
-///
-/// # Safety
-///
-/// A C entry point ([`with_state`]); `m` is the `seq_file` of the `show`
-/// callback that calls this, for the call.
-unsafe fn show(
-    m: *mut bindings::seq_file,
-    f: impl FnOnce(&ModuleState, &mut dyn Write) -> Result,
-) -> c_int {
-    // SAFETY: `m` as the caller guarantees.
-    let mut w = unsafe { SeqWriter::from_raw(m) };
-    // SAFETY: a C entry point (by the caller).
-    let r = unsafe { with_state(|a| f(a, &mut w)) }.unwrap_or(Err(ENODEV));
-    r.map_or_else(|e| e.to_errno(), |()| 0)
+/// The text of a debugfs file in [`DebugfsFiles`], written from the state.
+struct StateText(fn(&ModuleState, &mut dyn Write) -> Result);
+
+impl SeqShow for StateText {
+    type Open = ();
+
+    fn open(&self) -> Result<Self::Open> {
+        Ok(())
+    }
+
+    fn show(&self, _open: &Self::Open, w: &mut SeqWriter<'_>) -> Result {
+        // SAFETY: a `show` of a file in `DebugfsFiles`, which a
+        // `Registration` removes before it clears `STATE`.
+        unsafe { with_state(|a| (self.0)(a, w)) }.unwrap_or(Err(ENODEV))
+    }
 }
 
-/// The `stats` debugfs file's `show`.
-///
-/// # Safety
-///
-/// Called by the C glue's `seq_file` `show` callback, while the entry
-/// points are registered, with its `seq_file`.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn ia_rust_stats_show(m: *mut bindings::seq_file) -> c_int {
-    // SAFETY: as the caller guarantees.
-    unsafe { show(m, write_stats) }
-}
+/// The `control` file's commands (a unit type: the state is borrowed per
+/// call).
+struct ControlCommands;
 
-/// The `selfcheck` debugfs file's `show`: runs a self-check.
-///
-/// # Safety
-///
-/// As for [`ia_rust_stats_show`].
-#[no_mangle]
-pub(crate) unsafe extern "C" fn ia_rust_selfcheck_show(m: *mut bindings::seq_file) -> c_int {
-    // SAFETY: as the caller guarantees.
-    unsafe { show(m, write_selfcheck) }
-}
+impl Command for ControlCommands {
+    const MAX_LEN: usize = 31;
 
-/// The `bench` debugfs file's `show`: the last run's TSV.
-///
-/// # Safety
-///
-/// As for [`ia_rust_stats_show`].
-#[no_mangle]
-pub(crate) unsafe extern "C" fn ia_rust_bench_show(m: *mut bindings::seq_file) -> c_int {
-    // SAFETY: as the caller guarantees.
-    unsafe { show(m, |a, w| a.show_bench(w)) }
+    fn run(&self, cmd: &[u8]) -> Result {
+        // SAFETY: a `write` of a file in `DebugfsFiles`, which a
+        // `Registration` removes before it clears `STATE`.
+        unsafe { with_state(|a| control(a, cmd)) }.unwrap_or(Err(ENODEV))
+    }
 }
 
 /// Whether `c` is white space for C's `isspace()`.
@@ -409,32 +451,6 @@ fn control(a: &ModuleState, cmd: &[u8]) -> Result {
         }
     }
     Err(EINVAL)
-}
-
-/// A write to the `control` debugfs file: the bytes written, or an errno.
-///
-/// # Safety
-///
-/// Called by the C glue's `write` file operation while the entry points
-/// are registered, in process context, with its user buffer and count.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn ia_rust_control_write(ubuf: *const c_char, count: usize) -> c_long {
-    if count == 0 || count > CONTROL_MAX {
-        return EINVAL.to_errno() as c_long;
-    }
-    let mut buf = [0u8; CONTROL_MAX];
-    let cmd = &mut buf[..count];
-    if let Err(e) = UserSlice::new(ubuf as usize, count)
-        .reader()
-        .read_slice(cmd)
-    {
-        return e.to_errno() as c_long;
-    }
-    // SAFETY: a C entry point (by the caller).
-    match unsafe { with_state(|a| control(a, cmd)) }.unwrap_or(Err(ENODEV)) {
-        Ok(()) => count as c_long,
-        Err(e) => e.to_errno() as c_long,
-    }
 }
 
 /// `IA_IOC_QUERY` on the misc device: fills the `struct ia_query` at `arg`

@@ -221,8 +221,8 @@ extern "C" {
         conn: *mut bindings::fsnotify_mark_connector,
     ) -> *mut bindings::inode;
 
-    pub(crate) fn ia_control_register() -> c_int;
-    pub(crate) fn ia_control_unregister();
+    pub(crate) fn ia_misc_register() -> c_int;
+    pub(crate) fn ia_misc_deregister();
     pub(crate) fn ia_kfuncs_register() -> c_int;
 }
 
@@ -244,12 +244,13 @@ extern "C" {
     pub(crate) fn rhashtable_walk_stop(iter: *mut bindings::rhashtable_iter);
 }
 
-// debugfs is not in 6.12's bindings; these two are real exported functions
-// when `CONFIG_DEBUG_FS=y`, which every flavor has (the C glue uses them
-// too).  `struct dentry` and `struct file_operations` are opaque here
-// (`c_void`): rustc does not take the bindings' ones for FFI-safe (an empty
-// member struct, depending on the config).  Only `vfs::SeqFile` calls them.
+// debugfs is not in 6.12's bindings; these are real exported functions
+// when `CONFIG_DEBUG_FS=y`, which every flavor has.  `struct dentry` and
+// `struct file_operations` are opaque here (`c_void`): rustc does not take
+// the bindings' ones for FFI-safe (an empty member struct, depending on the
+// config).  Only `debugfs.rs` calls them.
 extern "C" {
+    pub(crate) fn debugfs_create_dir(name: *const c_char, parent: *mut c_void) -> *mut c_void;
     pub(crate) fn debugfs_create_file(
         name: *const c_char,
         mode: bindings::umode_t,

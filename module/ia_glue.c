@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * inode_addons: the C that 6.12 still demands, and no logic (module/README.md,
- * "What is still C"): wrappers of static inlines and macros, kprobe, debugfs
- * and misc device plumbing (no such types in 6.12's Rust bindings), layouts
- * Rust checks at load, and the kfuncs, which must be C to get BTF.  Every
+ * "What is still C"): wrappers of static inlines and macros, kprobe and misc
+ * device plumbing (no such types in 6.12's Rust bindings), layouts Rust
+ * checks at load, and the kfuncs, which must be C to get BTF.  Every
  * function calls the kernel or the Rust crate (ia_rust_*, control.rs).
  */
 
@@ -11,7 +11,6 @@
 #include <linux/btf.h>
 #include <linux/btf_ids.h>
 #include <linux/completion.h>
-#include <linux/debugfs.h>
 #include <linux/error-injection.h>
 #include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
@@ -22,7 +21,6 @@
 #include <linux/ptrace.h>
 #include <linux/rhashtable.h>
 #include <linux/sched/signal.h>
-#include <linux/seq_file.h>
 #include <linux/slab.h>
 
 #include "ia_glue.h"
@@ -295,30 +293,7 @@ noinline int ia_addons_attach_nolock(struct inode *inode, gfp_t gfp,
 ALLOW_ERROR_INJECTION(ia_addons_attach_nolock, ERRNO);
 #endif
 
-/* ---- debugfs and misc device: file operations calling Rust ------------- */
-#define IA_SHOW_ATTRIBUTE(name)						\
-static int ia_##name##_show(struct seq_file *m, void *unused)		\
-{									\
-	return ia_rust_##name##_show(m);				\
-}									\
-DEFINE_SHOW_ATTRIBUTE(ia_##name)
-
-IA_SHOW_ATTRIBUTE(stats);
-IA_SHOW_ATTRIBUTE(selfcheck);
-IA_SHOW_ATTRIBUTE(bench);
-
-static ssize_t ia_control_write(struct file *file, const char __user *ubuf,
-				size_t count, loff_t *ppos)
-{
-	return ia_rust_control_write(ubuf, count);
-}
-
-static const struct file_operations ia_control_fops = {
-	.owner = THIS_MODULE,
-	.write = ia_control_write,
-	.llseek = noop_llseek,
-};
-
+/* ---- misc device: file operations calling Rust ----------------------- */
 static long ia_dev_ioctl(struct file *file, unsigned int cmd,
 			 unsigned long arg)
 {
@@ -339,29 +314,14 @@ static struct miscdevice ia_miscdev = {
 	.mode = 0600,
 };
 
-static struct dentry *ia_debugfs_dir;
-
-/* debugfs failures are ignored by design: the module runs without them. */
-int ia_control_register(void)
+int ia_misc_register(void)
 {
-	int err = misc_register(&ia_miscdev);
-
-	if (err)
-		return err;
-	ia_debugfs_dir = debugfs_create_dir("inode_addons", NULL);
-	debugfs_create_file("stats", 0400, ia_debugfs_dir, NULL, &ia_stats_fops);
-	debugfs_create_file("selfcheck", 0400, ia_debugfs_dir, NULL,
-			    &ia_selfcheck_fops);
-	debugfs_create_file("control", 0200, ia_debugfs_dir, NULL,
-			    &ia_control_fops);
-	debugfs_create_file("bench", 0400, ia_debugfs_dir, NULL, &ia_bench_fops);
-	return 0;
+	return misc_register(&ia_miscdev);
 }
 
-/* Returns once no debugfs or ioctl call is running. */
-void ia_control_unregister(void)
+/* Returns once no ioctl call is running. */
+void ia_misc_deregister(void)
 {
-	debugfs_remove(ia_debugfs_dir);
 	misc_deregister(&ia_miscdev);
 }
 

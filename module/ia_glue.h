@@ -101,7 +101,6 @@ extern const struct ia_query_layout ia_query_layout;
 extern const struct ia_layout ia_layout;
 #endif
 
-struct seq_file;
 struct completion;
 struct super_block;
 
@@ -160,16 +159,12 @@ int ia_addons_attach_nolock(struct inode *inode, gfp_t gfp,
 			    struct inode_addons **addons);
 #endif
 
-/* Control plane (debugfs, misc device) and kfuncs. */
-int ia_control_register(void);
-void ia_control_unregister(void);
+/* The misc device and the kfuncs (debugfs files are made from Rust). */
+int ia_misc_register(void);
+void ia_misc_deregister(void);
 int ia_kfuncs_register(void);
 
 /* Implemented in Rust (module/control.rs), each with its contract there. */
-int ia_rust_stats_show(struct seq_file *m);
-int ia_rust_selfcheck_show(struct seq_file *m);
-int ia_rust_bench_show(struct seq_file *m);
-long ia_rust_control_write(const char __user *ubuf, size_t count);
 long ia_rust_ioctl(unsigned int cmd, unsigned long arg);
 struct inode_addons *ia_rust_get_or_create_atomic(struct inode *inode);
 __u32 ia_rust_shadow_mask(struct inode *inode);

@@ -21,6 +21,7 @@ mod backend_table;
 mod bench;
 mod census;
 mod control;
+mod debugfs;
 #[cfg(not(ia_backend_embedded))]
 mod fsnotify_probes;
 // One file of C declarations for both backends: each leaves the other's
@@ -65,7 +66,10 @@ struct InodeAddonsModule {
 fn start() -> Result<Registration> {
     ffi::IaQuery::check_layout()?;
     let backend = ActiveBackend::new()?;
-    Registration::new(KBox::pin_init(ModuleState::new(backend), GFP_KERNEL)?)
+    let state = KBox::pin_init(ModuleState::new(backend), GFP_KERNEL)?;
+    // SAFETY: the registration goes into the module object, dropped in its
+    // exit, or is dropped on the init error path.
+    unsafe { Registration::new(state) }
 }
 
 impl kernel::Module for InodeAddonsModule {
@@ -77,9 +81,11 @@ impl kernel::Module for InodeAddonsModule {
                     ActiveBackend::NAME,
                     ActiveBackend::OBJECT_SIZE
                 );
+                // SAFETY: kept in the module object, dropped in its exit.
+                let census = unsafe { census::Census::register() }.ok();
                 Ok(Self {
                     registration: Some(registration),
-                    _census: census::Census::register().ok(),
+                    _census: census,
                 })
             }
             Err(e) => {
