@@ -205,11 +205,12 @@ impl Module {
         }
     }
 
-    /// Unloads the module, returning rmmod's error if it refuses.
+    /// Unloads the module once the references that released BPF programs
+    /// still hold are gone (see [`wait_module_released`]); rmmod's error
+    /// if it refuses then.
     pub fn unload(self) -> Result<(), String> {
-        let r = rmmod();
         std::mem::forget(self);
-        r
+        unload_released()
     }
 }
 
@@ -219,6 +220,34 @@ fn module_refcnt() -> u32 {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Waits, at most 20 s, for the module's reference count to reach 0, and
+/// returns the last count read.
+///
+/// A BPF program that calls the module's kfuncs holds a module reference
+/// (through its kfunc BTF) until the program is freed, and the kernel
+/// frees it asynchronously once its last descriptor and link are gone
+/// (`bpf_prog_put()`: an RCU grace period, then `bpf_prog_free_deferred()`
+/// in a workqueue); a test that drops its programs and then unloads
+/// races with that.  Upstream's selftests retry `delete_module()` alike
+/// (`unload_module()` in tools/testing/selftests/bpf/testing_helpers.c).
+/// A reference that is not released in time is left for rmmod to report.
+fn wait_module_released() -> u32 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let refs = module_refcnt();
+        if refs == 0 || std::time::Instant::now() >= deadline {
+            return refs;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// rmmod once the module is released ([`wait_module_released`]).
+fn unload_released() -> Result<(), String> {
+    let refs = wait_module_released();
+    rmmod().map_err(|e| format!("{e} (refcnt {refs} after waiting 20 s for it to drop)"))
 }
 
 fn rmmod() -> Result<(), String> {
@@ -232,18 +261,10 @@ fn rmmod() -> Result<(), String> {
 
 impl Drop for Module {
     fn drop(&mut self) {
-        // A test that panics drops its BPF programs just before the module:
-        // their release (a kworker, then RCU) still holds it for a while,
-        // and a refused rmmod would leak it into every later test
-        // ("already loaded").  Wait for those references, bounded; a module
-        // still referenced after that is left for the report.
-        if std::thread::panicking() {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            while module_refcnt() > 0 && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-        }
-        if let Err(e) = rmmod() {
+        // A refused rmmod would leak the module into every later test
+        // ("already loaded"): wait for released programs' references as
+        // `unload` does, panicking or not.
+        if let Err(e) = unload_released() {
             if !std::thread::panicking() {
                 panic!("rmmod inode_addons failed: {e}");
             }

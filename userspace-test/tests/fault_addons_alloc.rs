@@ -264,9 +264,8 @@ fn kfunc_allocation_failure_returns_null() {
     // `Attached::detach`; a TCG guest took `Oops: int3` there).
     prog.detach();
     drop(dev);
-    // The program may still pin the module until its release (RCU,
-    // workqueue): wait for rmmod to be possible, bounded.
-    unload_when_released(m);
+    // `Module::unload` waits for the program's reference on the module.
+    unload_balanced(m);
 }
 
 /// An inotify watch added while the addons allocation fails.
@@ -330,28 +329,5 @@ fn unload_balanced(m: Module) {
     let (_, allocated, freed) = unload_report(mark);
     if !emb {
         assert_eq!(allocated, freed, "allocated vs freed at unload");
-    }
-}
-
-/// rmmod once the BPF program's reference on the module is gone: bpffs
-/// unpinning releases links and programs asynchronously (RCU, workqueue).
-fn unload_when_released(m: Module) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut m = Some(m);
-    loop {
-        let refs: u32 = fs::read_to_string("/sys/module/inode_addons/refcnt")
-            .expect("refcnt")
-            .trim()
-            .parse()
-            .unwrap();
-        if refs == 0 {
-            unload_balanced(m.take().unwrap());
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "module still referenced 20 s after the program was unpinned"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

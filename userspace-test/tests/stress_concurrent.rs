@@ -306,17 +306,7 @@ fn concurrent_churn_keeps_addons_consistent() {
         assert_eq!(stat("addons_live"), with0);
     }
     drop(ctx);
-    // The program's reference on the module goes asynchronously (bpffs
-    // unpin, RCU): rmmod as soon as it is gone, bounded.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while fs::read_to_string("/sys/module/inode_addons/refcnt")
-        .unwrap()
-        .trim()
-        != "0"
-    {
-        assert!(Instant::now() < deadline, "module still referenced");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // `Module::unload` waits for the program's reference on the module.
     let mark = dmesg_mark();
     m.unload().expect("rmmod");
     let (_, allocated, freed) = unload_report(mark);
