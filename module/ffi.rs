@@ -213,13 +213,12 @@ extern "C" {
     pub(crate) fn ia_regs_ret(regs: *mut bindings::pt_regs) -> c_ulong;
 
     pub(crate) fn ia_inode_fsnotify_mask(inode: *mut bindings::inode) -> u32;
-    pub(crate) fn ia_inode_fsnotify_marks(inode: *mut bindings::inode) -> *mut c_void;
     pub(crate) fn ia_mark_connector(
         mark: *mut FsnotifyMark,
     ) -> *mut bindings::fsnotify_mark_connector;
-    pub(crate) fn ia_conn_inode(
-        conn: *mut bindings::fsnotify_mark_connector,
-    ) -> *mut bindings::inode;
+    pub(crate) fn ia_conn_type(conn: *mut bindings::fsnotify_mark_connector) -> c_uint;
+    pub(crate) fn ia_conn_obj(conn: *mut bindings::fsnotify_mark_connector) -> *mut c_void;
+    pub(crate) static ia_fsnotify_obj_type_inode: c_uint;
 
     pub(crate) fn ia_misc_register() -> c_int;
     pub(crate) fn ia_misc_deregister();

@@ -220,29 +220,22 @@ u32 ia_inode_fsnotify_mask(struct inode *inode)
 #endif
 }
 
-void *ia_inode_fsnotify_marks(struct inode *inode)
-{
-#ifdef CONFIG_INODE_ADDONS
-	struct inode_addons *a = inode_addons_get(inode);
-
-	return a ? rcu_access_pointer(a->i_fsnotify_marks) : NULL;
-#else
-	return rcu_access_pointer(inode->i_fsnotify_marks);
-#endif
-}
-
 struct fsnotify_mark_connector *ia_mark_connector(struct fsnotify_mark *mark)
 {
 	return READ_ONCE(mark->connector);
 }
 
-/* The inode @conn is attached to, or NULL (another kind of object). */
-struct inode *ia_conn_inode(struct fsnotify_mark_connector *conn)
+unsigned int ia_conn_type(struct fsnotify_mark_connector *conn)
 {
-	if (READ_ONCE(conn->type) != FSNOTIFY_OBJ_TYPE_INODE)
-		return NULL;
+	return READ_ONCE(conn->type);
+}
+
+void *ia_conn_obj(struct fsnotify_mark_connector *conn)
+{
 	return READ_ONCE(conn->obj);
 }
+
+const unsigned int ia_fsnotify_obj_type_inode = FSNOTIFY_OBJ_TYPE_INODE;
 
 /* ---- layouts Rust checks at load, embedded-backend accessors ----------- */
 #define IA_OFF(type, field) .off_##field = offsetof(struct type, field)

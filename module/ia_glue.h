@@ -148,9 +148,10 @@ unsigned long ia_regs_ret(struct pt_regs *regs);
 
 /* fsnotify: fsnotify_backend.h's types are opaque to Rust. */
 __u32 ia_inode_fsnotify_mask(struct inode *inode);
-void *ia_inode_fsnotify_marks(struct inode *inode);
 struct fsnotify_mark_connector *ia_mark_connector(struct fsnotify_mark *mark);
-struct inode *ia_conn_inode(struct fsnotify_mark_connector *conn);
+unsigned int ia_conn_type(struct fsnotify_mark_connector *conn);
+void *ia_conn_obj(struct fsnotify_mark_connector *conn);
+extern const unsigned int ia_fsnotify_obj_type_inode;
 
 #ifdef CONFIG_INODE_ADDONS
 /* The embedded backend: the kernel's inode->i_addons. */

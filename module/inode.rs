@@ -193,10 +193,27 @@ impl Inode {
     }
 
     /// `i_fsnotify_marks` (the connector, never dereferenced), read now.
+    #[cfg(not(ia_backend_embedded))]
     pub(crate) fn fsnotify_marks(&self) -> *mut c_void {
-        // SAFETY: the inode is allocated (type invariant); read with
-        // rcu_access_pointer() semantics.
-        unsafe { ffi::ia_inode_fsnotify_marks(self.as_ptr()) }
+        // `rcu_access_pointer()`.
+        inode_read_once!(self, i_fsnotify_marks).cast()
+    }
+
+    /// `i_fsnotify_marks` in the inode's addons (the connector, never
+    /// dereferenced), read now; NULL without addons (the kernel's
+    /// placeholder has none).
+    #[cfg(ia_backend_embedded)]
+    pub(crate) fn fsnotify_marks(&self) -> *mut c_void {
+        let _guard = RcuGuard::new();
+        let p = self.addons_raw();
+        if p.is_null() {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: `p` is the kernel's placeholder (static) or real addons,
+        // which the kernel frees only after swapping the placeholder in and
+        // a grace period that cannot end before `_guard` does; the field is
+        // read with `rcu_access_pointer()` semantics.
+        unsafe { addr_of!((*p).i_fsnotify_marks).read_volatile() }.cast()
     }
 
     /// The inode number.
@@ -319,9 +336,15 @@ pub(crate) unsafe fn connector_inode(
     if conn.is_null() {
         return core::ptr::null_mut();
     }
-    // SAFETY: a live connector (by the caller); its type and object are
-    // read with `READ_ONCE()`.
-    unsafe { ffi::ia_conn_inode(conn) }
+    // SAFETY: a live connector (by the caller); its type, then its object
+    // below, are read with `READ_ONCE()`.
+    let ty = unsafe { ffi::ia_conn_type(conn) };
+    // SAFETY: constant data.
+    if ty != unsafe { ffi::ia_fsnotify_obj_type_inode } {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: as for the type.
+    unsafe { ffi::ia_conn_obj(conn) }.cast()
 }
 
 /// The inode the fsnotify mark `mark` is attached to, through its
