@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Helpers for the `inode_addons` module tests: its ioctl ABI, its debugfs
-//! files, scratch file systems and fsnotify watches.
+//! files, scratch file systems and the fsnotify shadow check (the watches
+//! themselves: [`crate::notify`]).
 
+use crate::cstr;
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -158,10 +159,6 @@ pub fn selfcheck() -> SelfCheck {
     }
 }
 
-fn cstr(p: &Path) -> CString {
-    CString::new(p.as_os_str().as_encoded_bytes()).expect("path without NUL")
-}
-
 /// A file system mounted for one test, unmounted on drop.
 pub struct Mount {
     /// The mount point.
@@ -244,42 +241,6 @@ impl Drop for Mount {
             unsafe { libc::umount2(at.as_ptr(), libc::MNT_DETACH) };
         }
         let _ = fs::remove_dir(&self.path);
-    }
-}
-
-/// An inotify instance.
-pub struct Inotify(File);
-
-impl Inotify {
-    /// `inotify_init1(IN_CLOEXEC)`.
-    pub fn new() -> Inotify {
-        // SAFETY: no pointer arguments.
-        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
-        assert!(fd >= 0, "inotify_init1: {}", io::Error::last_os_error());
-        // SAFETY: `fd` is a new descriptor we own.
-        Inotify(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
-    }
-
-    /// `inotify_add_watch()`; returns the watch descriptor.
-    pub fn add(&self, path: &Path, mask: u32) -> i32 {
-        let p = cstr(path);
-        // SAFETY: valid fd and NUL-terminated path.
-        let wd = unsafe { libc::inotify_add_watch(self.0.as_raw_fd(), p.as_ptr(), mask) };
-        assert!(wd >= 0, "inotify_add_watch: {}", io::Error::last_os_error());
-        wd
-    }
-
-    /// `inotify_rm_watch()`.
-    pub fn rm(&self, wd: i32) {
-        // SAFETY: valid fd.
-        let r = unsafe { libc::inotify_rm_watch(self.0.as_raw_fd(), wd) };
-        assert_eq!(r, 0, "inotify_rm_watch: {}", io::Error::last_os_error());
-    }
-}
-
-impl Default for Inotify {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

@@ -12,8 +12,9 @@ pub mod fault;
 pub mod notify;
 pub mod rng;
 
+use std::ffi::CString;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod addons;
@@ -56,6 +57,12 @@ pub fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// The kernel flavor under test (`stock`, `addons`, ...).
 pub fn flavor() -> String {
     env("FLAVOR")
+}
+
+/// `p` as a NUL-terminated C string for a system call; panics if it holds a
+/// NUL byte.
+pub fn cstr(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_encoded_bytes()).expect("path without NUL")
 }
 
 /// Whether the running kernel carries the inode_addons series (flavors

@@ -8,14 +8,10 @@
 //! return to user space), so a non-blocking read right after the operation
 //! sees everything; no waiting is involved.
 
-use std::ffi::CString;
+use crate::cstr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
-
-fn cstr(p: &Path) -> CString {
-    CString::new(p.as_os_str().as_encoded_bytes()).expect("path without NUL")
-}
 
 fn check(r: libc::c_int, what: &str) -> libc::c_int {
     assert!(r >= 0, "{what}: {}", io::Error::last_os_error());

@@ -10,12 +10,11 @@
 //! `devices`.
 
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use userspace_test::addons::{embedded, Mount};
-use userspace_test::Module;
+use userspace_test::{cstr, Module};
 
 const CENSUS: &str = "/sys/kernel/debug/inode_census";
 const FILES: i64 = 50;
@@ -106,10 +105,6 @@ fn census_walks_a_new_tmpfs() {
     drop(files);
 }
 
-fn c_path(p: &Path) -> CString {
-    CString::new(p.to_str().expect("utf-8 path")).expect("path without NUL")
-}
-
 /// devtmpfs mounted once more, for one test: it has one super block, of a
 /// type that is not registered (`/proc/filesystems` lists only the type
 /// that mounts it), wherever it is mounted.  Unmounted, and the nodes made
@@ -124,7 +119,7 @@ impl DevtmpfsMount {
         let base = std::env::var("VM_OUT").unwrap_or_else(|_| "/tmp".into());
         let path = PathBuf::from(base).join(format!("mnt-census-dev-{}", std::process::id()));
         fs::create_dir_all(&path).expect("mkdir mount point");
-        let (src, at) = (c_path(Path::new("devtmpfs")), c_path(&path));
+        let (src, at) = (cstr(Path::new("devtmpfs")), cstr(&path));
         // SAFETY: valid NUL-terminated strings, no data.
         let r =
             unsafe { libc::mount(src.as_ptr(), at.as_ptr(), src.as_ptr(), 0, std::ptr::null()) };
@@ -142,7 +137,7 @@ impl Drop for DevtmpfsMount {
         for n in &self.nodes {
             let _ = fs::remove_file(n);
         }
-        let at = c_path(&self.path);
+        let at = cstr(&self.path);
         // SAFETY: valid NUL-terminated path.
         unsafe { libc::umount2(at.as_ptr(), libc::MNT_DETACH) };
         let _ = fs::remove_dir(&self.path);
@@ -153,7 +148,7 @@ impl Drop for DevtmpfsMount {
 /// links the new inode into the device's list (`i_devices`), where it stays
 /// until the inode is evicted.
 fn open_new_null_node(p: &Path) -> File {
-    let c = c_path(p);
+    let c = cstr(p);
     // SAFETY: valid NUL-terminated path; 1:3 is /dev/null.
     let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, 3)) };
     assert_eq!(

@@ -3,11 +3,10 @@
 //! The fsnotify shadow also follows fanotify inode marks and dnotify
 //! directory watches (the same mark attach/recalc/put paths as inotify).
 
-use std::ffi::CString;
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use userspace_test::addons::{assert_shadow_exact, selfcheck, Dev, Mount};
-use userspace_test::Module;
+use userspace_test::{cstr, Module};
 
 // <linux/fcntl.h> dnotify flags (not in the libc crate).
 const DN_MODIFY: i32 = 0x2;
@@ -15,7 +14,7 @@ const DN_CREATE: i32 = 0x4;
 const DN_MULTISHOT: i32 = 0x8000_0000_u32 as i32;
 
 fn fan_mark(fan: i32, flags: u32, mask: u64, path: &std::path::Path) {
-    let p = CString::new(path.to_str().unwrap()).unwrap();
+    let p = cstr(path);
     // SAFETY: valid fd and NUL-terminated path.
     let r = unsafe { libc::fanotify_mark(fan, flags, mask, libc::AT_FDCWD, p.as_ptr()) };
     assert_eq!(r, 0, "fanotify_mark: {}", std::io::Error::last_os_error());

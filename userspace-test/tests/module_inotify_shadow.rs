@@ -5,7 +5,8 @@
 //! self-check finds no mismatch.
 
 use std::fs;
-use userspace_test::addons::{assert_shadow_exact, selfcheck, stat, Dev, Inotify, Mount};
+use userspace_test::addons::{assert_shadow_exact, selfcheck, stat, Dev, Mount};
+use userspace_test::notify::Inotify;
 use userspace_test::Module;
 
 #[test]

@@ -8,7 +8,8 @@
 //! kept theirs, which must match `inodes_with_addons`.
 
 use std::fs::{self, File};
-use userspace_test::addons::{stat, unload_report, Dev, Inotify, Mount};
+use userspace_test::addons::{stat, unload_report, Dev, Mount};
+use userspace_test::notify::Inotify;
 use userspace_test::{dmesg_mark, Module};
 
 #[test]

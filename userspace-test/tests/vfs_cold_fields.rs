@@ -22,7 +22,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use userspace_test::addons::Mount;
-use userspace_test::{drop_caches, require_vm, run_ok};
+use userspace_test::{cstr, drop_caches, require_vm, run_ok};
 
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
@@ -245,7 +245,7 @@ fn char_device_nodes_opened_evicted_reopened() {
         for i in 0..8 {
             for (name, minor) in [("null", 3), ("zero", 5)] {
                 let p = mnt.path.join(format!("{name}-{round}-{i}"));
-                let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+                let c = cstr(&p);
                 // SAFETY: valid NUL-terminated path; makedev of mem's minors.
                 let r = unsafe {
                     libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, minor))
