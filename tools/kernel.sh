@@ -32,10 +32,6 @@ OUT="$(kdir "$FLAVOR" "$VARIANT")"
 SERIES="$ROOT/patches/$FLAVOR.series"
 mkdir -p "$BUILD/logs"
 
-series_files() {
-	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$SERIES"
-}
-
 # 1. Pristine source, unpacked once.
 if [[ ! -f "$PRISTINE/.unpacked" ]]; then
 	rm -rf "$PRISTINE"
@@ -52,10 +48,10 @@ stamp=$( {
 	while read -r p; do
 		[[ -f "$ROOT/patches/$p" ]] || die "$SERIES lists '$p', which does not exist"
 		sha256sum "$ROOT/patches/$p"
-	done < <(series_files)
+	done < <(series_patches "$FLAVOR")
 } | sha256sum | cut -d' ' -f1)
 if [[ "$(cat "$SRC/.series-stamp" 2>/dev/null)" != "$stamp" ]]; then
-	log "preparing source for flavor '$FLAVOR' ($(series_files | wc -l) patches)"
+	log "preparing source for flavor '$FLAVOR' ($(series_patches "$FLAVOR" | wc -l) patches)"
 	mkdir -p "$SRC"
 	# rsync keeps the mtimes of unchanged files, so a series change only
 	# rebuilds what the patches touch.
@@ -64,7 +60,7 @@ if [[ "$(cat "$SRC/.series-stamp" 2>/dev/null)" != "$stamp" ]]; then
 		log "  applying $p"
 		patch -d "$SRC" -p1 --quiet --forward <"$ROOT/patches/$p" ||
 			die "patch $p does not apply to flavor '$FLAVOR'"
-	done < <(series_files)
+	done < <(series_patches "$FLAVOR")
 	echo "$stamp" >"$SRC/.series-stamp"
 fi
 

@@ -38,6 +38,12 @@ flavors() {
 	done
 }
 
+# series_patches FLAVOR: the patch file names patches/FLAVOR.series lists, in
+# order, one a line; comments (from '#') and blank lines dropped.
+series_patches() {
+	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$ROOT/patches/$1.series"
+}
+
 check_flavor() {
 	local flavor="$1" variant="$2"
 	[[ -f "$ROOT/patches/$flavor.series" ]] ||

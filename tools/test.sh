@@ -37,7 +37,7 @@ remaining() { echo $((DEADLINE - $(date +%s))); }
 # before addons-inline-mask): if the deadline cuts the run short, both
 # module backends (side table, embedded pointer) have been tested.
 ALL_FLAVORS="stock $(for f in $(flavors); do
-	n=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$ROOT/patches/$f.series" | wc -l)
+	n=$(series_patches "$f" | wc -l)
 	[[ "$f" == stock ]] || ((n == 0)) || echo "$n $f"
 done | sort -n -k1,1 -k2,2 | cut -d' ' -f2 | tr '\n' ' ')"
 ALL_FLAVORS="${ALL_FLAVORS% }"
