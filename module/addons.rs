@@ -155,7 +155,7 @@ impl ShadowLock {
 }
 
 impl AddonsObject for InodeAddons {
-    fn shadow(&self, _inode: &Inode) -> FsnotifyState {
+    fn recorded_fsnotify_state(&self, _inode: &Inode) -> FsnotifyState {
         FsnotifyState {
             mask: self.fsnotify_mask.load(Ordering::Acquire),
             has_marks: self.flags.load(Ordering::Acquire) & F_HAS_MARKS != 0,

@@ -22,7 +22,7 @@ use kernel::{alloc::Flags, bindings, ffi::c_void, prelude::*, sync::Arc};
 pub(crate) trait AddonsObject: Send + Sync {
     /// The fsnotify state as recorded in (or, embedded, reached through)
     /// the addons of `inode`, their owner.
-    fn shadow(&self, inode: &Inode) -> FsnotifyState;
+    fn recorded_fsnotify_state(&self, inode: &Inode) -> FsnotifyState;
 
     /// Pointer handed to C (the kfuncs): `struct inode_addons *`.
     fn as_c_ptr(&self) -> *mut c_void;

@@ -57,8 +57,8 @@ use kernel::{
 };
 
 impl AddonsObject for KernelAddons {
-    fn shadow(&self, inode: &Inode) -> FsnotifyState {
-        // The kernel's own fields: the "shadow" is the real state.
+    fn recorded_fsnotify_state(&self, inode: &Inode) -> FsnotifyState {
+        // The kernel's own fields: what they record is the real state.
         self.fsnotify_state(inode)
     }
 

@@ -500,7 +500,7 @@ fn query(a: &ModuleState, inode: &Inode, create: bool, q: &mut IaQuery) -> Resul
     let mut fill = |addons: Option<&<ActiveBackend as Backend>::Addons>, created: bool| {
         q.present = addons.is_some() as u32;
         q.created = created as u32;
-        let shadow = addons.map(|ad| ad.shadow(inode));
+        let shadow = addons.map(|ad| ad.recorded_fsnotify_state(inode));
         q.shadow_mask = shadow.map_or(0, |s| s.mask);
         q.shadow_has_marks = shadow.is_some_and(|s| s.has_marks) as u32;
     };
@@ -562,7 +562,7 @@ pub(crate) unsafe extern "C" fn ia_rust_shadow_mask(inode: *mut bindings::inode)
         let guard = RcuGuard::new();
         a.backend
             .lookup(inode, &guard)
-            .map_or(0, |ad| ad.shadow(inode).mask)
+            .map_or(0, |ad| ad.recorded_fsnotify_state(inode).mask)
     };
     // SAFETY: a C entry point.
     unsafe { with_state(mask) }.unwrap_or(0)

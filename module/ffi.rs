@@ -10,31 +10,37 @@
 //! call these.
 
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+#[cfg(not(ia_backend_embedded))]
+use kernel::ffi::c_ulong;
+use kernel::ffi::{c_char, c_int, c_uint, c_void};
 use kernel::types::{AsBytes, FromBytes};
 
 /// Words of BPF scratch space per inode (`IA_SCRATCH_WORDS`).
 pub(crate) const SCRATCH_WORDS: usize = 4;
 
 /// `struct ia_kprobe` (opaque; `ia_kprobe_size` bytes).
+#[cfg(not(ia_backend_embedded))]
 #[repr(C)]
 pub(crate) struct IaKprobe {
     _opaque: [u8; 0],
 }
 
 /// `struct ia_kretprobe` (opaque; `ia_kretprobe_size` bytes).
+#[cfg(not(ia_backend_embedded))]
 #[repr(C)]
 pub(crate) struct IaKretprobe {
     _opaque: [u8; 0],
 }
 
 /// `struct fsnotify_mark` (opaque).
+#[cfg(not(ia_backend_embedded))]
 #[repr(C)]
 pub(crate) struct FsnotifyMark {
     _opaque: [u8; 0],
 }
 
 /// `struct ia_layout`: `struct inode_addons` as C lays it out.
+#[cfg(not(ia_backend_embedded))]
 #[repr(C)]
 #[derive(Default, PartialEq, Eq, Debug)]
 pub(crate) struct IaLayout {
@@ -142,12 +148,15 @@ impl IaQuery {
     }
 }
 
+#[cfg(not(ia_backend_embedded))]
 pub(crate) type KprobeFn = unsafe extern "C" fn(ctx: *const c_void, regs: *mut bindings::pt_regs);
+#[cfg(not(ia_backend_embedded))]
 pub(crate) type KretEntryFn = unsafe extern "C" fn(
     ctx: *const c_void,
     regs: *mut bindings::pt_regs,
     data: *mut c_ulong,
 ) -> bool;
+#[cfg(not(ia_backend_embedded))]
 pub(crate) type KretRetFn =
     unsafe extern "C" fn(ctx: *const c_void, regs: *mut bindings::pt_regs, data: c_ulong);
 
@@ -190,6 +199,17 @@ extern "C" {
     pub(crate) fn ia_busy_inc() -> c_int;
     pub(crate) fn ia_busy_dec();
 
+    pub(crate) fn ia_inode_fsnotify_mask(inode: *mut bindings::inode) -> u32;
+
+    pub(crate) fn ia_misc_register() -> c_int;
+    pub(crate) fn ia_misc_deregister();
+    pub(crate) fn ia_kfuncs_register() -> c_int;
+}
+
+// The side table's kprobes and fsnotify probes; the embedded backend has
+// neither.
+#[cfg(not(ia_backend_embedded))]
+extern "C" {
     pub(crate) static ia_kprobe_size: usize;
     pub(crate) static ia_kretprobe_size: usize;
     pub(crate) fn ia_kprobe_register(
@@ -212,17 +232,12 @@ extern "C" {
     pub(crate) fn ia_regs_arg(regs: *mut bindings::pt_regs, n: c_uint) -> c_ulong;
     pub(crate) fn ia_regs_ret(regs: *mut bindings::pt_regs) -> c_ulong;
 
-    pub(crate) fn ia_inode_fsnotify_mask(inode: *mut bindings::inode) -> u32;
     pub(crate) fn ia_mark_connector(
         mark: *mut FsnotifyMark,
     ) -> *mut bindings::fsnotify_mark_connector;
     pub(crate) fn ia_conn_type(conn: *mut bindings::fsnotify_mark_connector) -> c_uint;
     pub(crate) fn ia_conn_obj(conn: *mut bindings::fsnotify_mark_connector) -> *mut c_void;
     pub(crate) static ia_fsnotify_obj_type_inode: c_uint;
-
-    pub(crate) fn ia_misc_register() -> c_int;
-    pub(crate) fn ia_misc_deregister();
-    pub(crate) fn ia_kfuncs_register() -> c_int;
 }
 
 // Real kernel functions that 6.12's bindings leave out (`rhashtable.h` is

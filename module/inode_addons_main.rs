@@ -22,12 +22,9 @@ mod bench;
 mod census;
 mod control;
 mod debugfs;
+mod ffi;
 #[cfg(not(ia_backend_embedded))]
 mod fsnotify_probes;
-// One file of C declarations for both backends: each leaves the other's
-// part unused.
-#[cfg_attr(ia_backend_embedded, allow(dead_code))]
-mod ffi;
 mod inode;
 #[cfg(not(ia_backend_embedded))]
 mod kprobe;

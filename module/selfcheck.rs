@@ -37,7 +37,7 @@ pub(crate) fn run<B: Backend>(backend: &B) -> Result<SelfCheck> {
         if real.has_marks {
             r.with_marks += 1;
         }
-        if a.shadow(inode) != real {
+        if a.recorded_fsnotify_state(inode) != real {
             r.mismatches += 1;
             STATS.shadow_mismatches.inc();
         }
