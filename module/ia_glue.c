@@ -4,7 +4,7 @@
  * "What is still C"): wrappers of static inlines and macros, kprobe and misc
  * device plumbing (no such types in 6.12's Rust bindings), layouts Rust
  * checks at load, and the kfuncs, which must be C to get BTF.  Every
- * function calls the kernel or the Rust crate (ia_rust_*, control.rs).
+ * function calls the kernel or the Rust crate (ia_rust_*, c_entry.rs).
  */
 
 #include <linux/bpf.h>
@@ -321,7 +321,7 @@ void ia_misc_deregister(void)
 /*
  * ---- kfuncs: trust, lifetime and context of their arguments and results
  * (why not KF_TRUSTED_ARGS, why no sleepable caller) in module/README.md,
- * "Interfaces"; the contracts of the ia_rust_* functions in control.rs.
+ * "Interfaces"; the contracts of the ia_rust_* functions in c_entry.rs.
  */
 
 __bpf_kfunc_start_defs();

@@ -165,7 +165,7 @@ int ia_misc_register(void);
 void ia_misc_deregister(void);
 int ia_kfuncs_register(void);
 
-/* Implemented in Rust (module/control.rs), each with its contract there. */
+/* Implemented in Rust (module/c_entry.rs), each with its contract there. */
 long ia_rust_ioctl(unsigned int cmd, unsigned long arg);
 struct inode_addons *ia_rust_get_or_create_atomic(struct inode *inode);
 __u32 ia_rust_shadow_mask(struct inode *inode);

@@ -19,6 +19,7 @@ mod backend_embedded;
 #[cfg(not(ia_backend_embedded))]
 mod backend_table;
 mod bench;
+mod c_entry;
 mod census;
 mod control;
 mod debugfs;
