@@ -2,38 +2,12 @@
 
 //! The embedded backend, for kernels with the inode_addons series
 //! (`CONFIG_INODE_ADDONS`; selected by `module/Kbuild` with `--cfg
-//! ia_backend_embedded`).
-//!
-//! The addons are the kernel's own `inode->i_addons`: lookup is
-//! `inode_addons_get()` (the read-only placeholder the kernel installs on
-//! inodes being set up or torn down counts as "no addons"), get-or-create
-//! is `inode_addons_alloc()`, and the kernel frees the object in
-//! `__destroy_inode()` after an RCU grace period.  No probe is registered:
-//! the kernel ties the addons to the inode's lifetime itself, and the
-//! fsnotify fields the stock backend shadows *are* in the addons here, so
-//! the "shadow" read through the addons is the real state by construction.
-//!
-//! What the kernel's interface does not let the module observe:
-//!
-//! - *lost races*: `inode_addons_alloc()` frees the loser's object inside
-//!   its `cmpxchg()` and returns the winner's, without saying which it was.
-//!   "Created" therefore means "there were no addons when this call looked,
-//!   and it allocated them"; the module serialises its own creators (the
-//!   ioctl by a mutex, probe/BPF callers by `i_lock`, as the side table
-//!   does) so that among callers of one kind exactly one reports
-//!   "created".  A racing kernel user (an fsnotify mark being attached,
-//!   BPF inode storage) is invisible.  `lost_races` stays 0.
-//! - *frees*: the kernel frees the objects; `addons_freed` stays 0 and
-//!   nothing is drained at unload.
-//! - *a list of inodes with addons*: there is none, and `iterate_supers()`
-//!   is not exported.  [`Backend::for_each`] walks the `s_inodes` list of
-//!   every super block of every file system type registered at load
-//!   ([`FsTypes`]); inodes on no such list (`new_inode_pseudo()`) are not
-//!   seen.  `len()` is such a walk too.
-//!
-//! The BPF scratch area (`bpf_inode_addons_scratch()`) has no room in the
-//! kernel's `struct inode_addons`; it lives in a module-side rhashtable keyed
-//! by the inode address (see [`ScratchEntry`]), used only by that kfunc.
+//! ia_backend_embedded`): the addons are the kernel's own `inode->i_addons`
+//! (`inode_addons_get()`, `inode_addons_alloc()`, freed by the kernel in
+//! `__destroy_inode()`), no probes, and a module-side table for the BPF
+//! scratch area ([`ScratchEntry`]).  What the kernel's interface hides
+//! from the module (lost races, frees, a list of inodes with addons) and
+//! how the walk finds inodes: module/README.md, "Embedded backend".
 
 use crate::{
     backend::{AddonsObject, AllocCtx, Backend, BenchTarget},

@@ -1,32 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The side-table backend, for kernels without `i_addons` in `struct inode`.
+//! The side-table backend, for kernels without `i_addons` in `struct inode`:
+//! addons in an rhashtable keyed by the inode's address, tied to inode
+//! lifetimes by a kretprobe on `inode_init_always_gfp()` and a kprobe on
+//! `__destroy_inode()`.
 //!
-//! Addons live in an rhashtable keyed by the inode's address.  Two probes
-//! tie entries to inode lifetimes:
-//!
-//! - a kretprobe on `inode_init_always_gfp()` counts successful inode
-//!   initialisations and checks, at allocation, that no entry exists for the
-//!   address (a reused address must never see the previous inode's addons);
-//!   on failed initialisation (the inode is freed without
-//!   `__destroy_inode()`) any entry created meanwhile is dropped;
-//! - a kprobe on `__destroy_inode()` removes the inode's entry, freed after
-//!   an RCU grace period.
-//!
-//! Creation takes `i_lock` and refuses inodes that are not on their super
-//! block's inode list or have `I_FREEING` or `I_WILL_FREE` set
-//! ([`Inode::lock_if_live`]), and the insertion happens under that lock.
-//! Such an inode is destroyed only by `evict()`, which sets `I_FREEING`
-//! under `i_lock` before `__destroy_inode()`: every entry inserted is seen
-//! by, and removed by, the `__destroy_inode()` probe.  Inodes destroyed
-//! any other way (the loser of `inode_insert5()`, an inode whose
-//! `inode_init_always()` failed) were never on the list, so nothing, not
-//! even a BPF program running inside their destruction, can give them an
-//! entry (`tests/lifetime_bpf_create_in_destroy.rs`).
-//!
-//! Hence lookups under RCU that find an entry may dereference its inode
-//! until the end of the read-side section: the entry is removed before the
-//! inode is handed to `call_rcu()` for freeing.
+//! The invariant the `unsafe` here relies on: an entry exists only for an
+//! inode that was on its super block's list without `I_FREEING` /
+//! `I_WILL_FREE` when the entry was inserted under its `i_lock`, and the
+//! `__destroy_inode()` probe removes it before the inode is handed to
+//! `call_rcu()`; so an entry found under RCU keeps its inode allocated to
+//! the end of that read-side section.  Why that holds for every way an
+//! inode is destroyed: module/README.md, "Lifetimes".
 
 use crate::{
     addons::{InodeAddons, ShadowLock},
