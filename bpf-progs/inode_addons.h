@@ -8,8 +8,11 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
-/* Scratch words per inode, IA_SCRATCH_WORDS in module/ia_glue.h. */
-#define IA_SCRATCH_BYTES 32
+/* Scratch bytes per inode; tools/bpf.sh passes module/ia_glue.h's words. */
+#ifndef IA_SCRATCH_WORDS
+#error "IA_SCRATCH_WORDS is passed by tools/bpf.sh from module/ia_glue.h"
+#endif
+#define IA_SCRATCH_BYTES (IA_SCRATCH_WORDS * 8)
 
 extern struct inode_addons *bpf_inode_addons_get(struct inode *inode) __ksym;
 extern u32 bpf_inode_addons_shadow_mask(struct inode *inode) __ksym;

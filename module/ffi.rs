@@ -130,6 +130,19 @@ macro_rules! check_layout {
 #[cfg(not(ia_backend_embedded))]
 pub(crate) use check_layout;
 
+/// Checks that C's `IA_SCRATCH_WORDS` (the kfunc scratch area, as the
+/// side table's `struct inode_addons` and the BPF programs size it) is
+/// [`SCRATCH_WORDS`].
+pub(crate) fn check_scratch_words() -> kernel::error::Result {
+    // SAFETY: an immutable C object, initialised at build time.
+    if unsafe { ia_scratch_words } as usize == SCRATCH_WORDS {
+        Ok(())
+    } else {
+        kernel::pr_err!("IA_SCRATCH_WORDS differs between C and Rust\n");
+        Err(kernel::error::code::EINVAL)
+    }
+}
+
 impl IaQuery {
     /// Checks that C's `struct ia_query` and ioctl constants are this
     /// type's layout and [`IOC_QUERY`], [`QUERY_CREATE`].
@@ -165,6 +178,7 @@ pub(crate) type KretRetFn =
 #[allow(improper_ctypes)]
 extern "C" {
     pub(crate) static ia_query_layout: IaQueryLayout;
+    pub(crate) static ia_scratch_words: c_uint;
     #[cfg(not(ia_backend_embedded))]
     pub(crate) static ia_layout: IaLayout;
 

@@ -240,6 +240,8 @@ const unsigned int ia_fsnotify_obj_type_inode = FSNOTIFY_OBJ_TYPE_INODE;
 /* ---- layouts Rust checks at load, embedded-backend accessors ----------- */
 #define IA_OFF(type, field) .off_##field = offsetof(struct type, field)
 
+const unsigned int ia_scratch_words = IA_SCRATCH_WORDS;
+
 const struct ia_query_layout ia_query_layout = {
 	.size = sizeof(struct ia_query),
 	IA_OFF(ia_query, fd), IA_OFF(ia_query, flags), IA_OFF(ia_query, ino),

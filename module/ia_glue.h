@@ -97,6 +97,7 @@ struct ia_query_layout {
 };
 
 extern const struct ia_query_layout ia_query_layout;
+extern const unsigned int ia_scratch_words;
 #ifndef CONFIG_INODE_ADDONS
 extern const struct ia_layout ia_layout;
 #endif

@@ -63,6 +63,7 @@ struct InodeAddonsModule {
 /// Starts the backend (and its probes) and registers the C entry points.
 fn start() -> Result<Registration> {
     ffi::IaQuery::check_layout()?;
+    ffi::check_scratch_words()?;
     let backend = ActiveBackend::new()?;
     let state = KBox::pin_init(ModuleState::new(backend), GFP_KERNEL)?;
     // SAFETY: the registration goes into the module object, dropped in its

@@ -42,7 +42,13 @@ fi
 
 CFLAGS=(-D__TARGET_ARCH_x86 -I "$OUT" -I "$LIBBPF_INC" -I "$ROOT/bpf-progs")
 [[ "$FLAVOR" != stock ]] && CFLAGS+=(-DHAVE_INODE_ADDONS_SERIES)
+# The kfunc scratch area's size has one definition, IA_SCRATCH_WORDS in
+# module/ia_glue.h, which the programs cannot include beside vmlinux.h.
+scratch_words="$(sed -n 's/^#define IA_SCRATCH_WORDS \([0-9][0-9]*\)$/\1/p' "$ROOT/module/ia_glue.h")"
+[[ -n "$scratch_words" ]] || die "no '#define IA_SCRATCH_WORDS N' in module/ia_glue.h"
+CFLAGS+=(-DIA_SCRATCH_WORDS="$scratch_words")
 mapfile -t HEADERS < <(find "$ROOT/bpf-progs" -name '*.h')
+HEADERS+=("$ROOT/module/ia_glue.h")
 n=0
 for src in "$ROOT"/bpf-progs/*.bpf.c; do
 	[[ -f "$src" ]] || continue
