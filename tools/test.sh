@@ -11,8 +11,10 @@
 #   the whole suite in the guest); the whole suite on TEST_FULL_FLAVORS
 #   (stock and addons: both module backends, and the patches every patched
 #   flavor shares), the smoke subset TEST_SMOKE on TEST_SMOKE_FLAVORS
-#   (addons-flag: what its extra patches change is fsnotify), nothing on the
-#   other flavors.  The binaries that need the debug variant's fault
+#   (addons-cold: it carries every other patch of the series, addons-flag's
+#   fsnotify gating included, and what it moves is fsnotify, file locks,
+#   device inodes and lazytime, which the smoke subset exercises), nothing
+#   on the other flavors.  The binaries that need the debug variant's fault
 #   injection or kmemleak (DEBUG_ONLY) are listed as not run, not counted.
 # - `cargo make test-all` (TEST_ALL=1): the debug variant (KASAN, lockdep,
 #   kmemleak, failslab; builds and guests several times slower), the whole
@@ -42,7 +44,7 @@ ALL_FLAVORS="stock $(for f in $(flavors); do
 done | sort -n -k1,1 -k2,2 | cut -d' ' -f2 | tr '\n' ' ')"
 ALL_FLAVORS="${ALL_FLAVORS% }"
 FULL="${TEST_FULL_FLAVORS:-stock addons}"
-SMOKE_ONLY="${TEST_SMOKE_FLAVORS:-addons-flag}"
+SMOKE_ONLY="${TEST_SMOKE_FLAVORS:-addons-cold}"
 DEFAULT_FLAVORS="$FULL $SMOKE_ONLY"
 if [[ -n "${TEST_ALL:-}" ]]; then
 	FULL="$ALL_FLAVORS"
