@@ -387,12 +387,10 @@ unsafe extern "C" fn command_write<T: Command>(
     if count == 0 || count > T::MAX_LEN {
         return EINVAL.to_errno() as isize;
     }
-    let r = KVec::from_elem(0u8, count, GFP_KERNEL)
-        .map_err(Error::from)
-        .and_then(|mut cmd| {
-            UserSlice::new(ubuf as usize, count)
-                .reader()
-                .read_slice(&mut cmd)?;
+    let mut cmd = KVec::new();
+    let r = UserSlice::new(ubuf as usize, count)
+        .read_all(&mut cmd, GFP_KERNEL)
+        .and_then(|()| {
             // SAFETY: `file` is the VFS's, its inode's `i_private` a `T`
             // alive until the file is removed (by the caller), only ever
             // shared.

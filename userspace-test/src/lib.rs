@@ -229,8 +229,11 @@ fn module_refcnt() -> u32 {
         .unwrap_or(0)
 }
 
-/// Waits, at most 20 s, for the module's reference count to reach 0, and
-/// returns the last count read.
+/// How long [`Module::unload`] waits for released programs' references.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Waits, at most `within`, for the module's reference count to reach 0,
+/// and returns the last count read.
 ///
 /// A BPF program that calls the module's kfuncs holds a module reference
 /// (through its kfunc BTF) until the program is freed, and the kernel
@@ -240,8 +243,8 @@ fn module_refcnt() -> u32 {
 /// races with that.  Upstream's selftests retry `delete_module()` alike
 /// (`unload_module()` in tools/testing/selftests/bpf/testing_helpers.c).
 /// A reference that is not released in time is left for rmmod to report.
-fn wait_module_released() -> u32 {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+pub fn wait_module_released(within: std::time::Duration) -> u32 {
+    let deadline = std::time::Instant::now() + within;
     loop {
         let refs = module_refcnt();
         if refs == 0 || std::time::Instant::now() >= deadline {
@@ -253,8 +256,8 @@ fn wait_module_released() -> u32 {
 
 /// rmmod once the module is released ([`wait_module_released`]).
 fn unload_released() -> Result<(), String> {
-    let refs = wait_module_released();
-    rmmod().map_err(|e| format!("{e} (refcnt {refs} after waiting 20 s for it to drop)"))
+    let refs = wait_module_released(RELEASE_WAIT);
+    rmmod().map_err(|e| format!("{e} (refcnt {refs}; waited up to {RELEASE_WAIT:?} for 0)"))
 }
 
 fn rmmod() -> Result<(), String> {

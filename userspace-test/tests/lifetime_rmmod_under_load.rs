@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use userspace_test::addons::{unload_report, Query, DEBUGFS, DEV, IOC_QUERY, QUERY_CREATE};
 use userspace_test::bpf::Attached;
 use userspace_test::notify::Inotify;
-use userspace_test::{dmesg_mark, module_loaded, module_path, require_vm};
+use userspace_test::{dmesg_mark, module_loaded, module_path, require_vm, wait_module_released};
 
 fn memfd_with_module() -> OwnedFd {
     let ko = fs::read(module_path()).expect("read the module");
@@ -73,14 +73,6 @@ fn assert_refused(what: &str) {
         "rmmod with {what}: {r:?}"
     );
     assert!(module_loaded("inode_addons"));
-}
-
-fn refcnt() -> u32 {
-    fs::read_to_string("/sys/module/inode_addons/refcnt")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 /// Opening a file of the module while it may be going away: ENOENT (gone),
@@ -160,14 +152,11 @@ fn rmmod_refused_while_referenced_drained_otherwise() {
         drop(prog);
     }
     // bpffs releases the program asynchronously: then the reference goes.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while refcnt() != 0 {
-        assert!(
-            Instant::now() < deadline,
-            "reference kept after the program went"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert_eq!(
+        wait_module_released(Duration::from_secs(20)),
+        0,
+        "reference kept after the program went"
+    );
 
     // rmmod attempts against a running workload.
     let queries = Arc::new(AtomicU64::new(0));

@@ -10,21 +10,13 @@
 use std::fs::{self, OpenOptions};
 use std::os::fd::AsRawFd;
 use userspace_test::addons::{stat, Dev, Mount};
-use userspace_test::{bpftool, run, run_ok, Module};
+use userspace_test::{bpftool, run, run_ok, wait_module_released, Module};
 
 const KFUNCS: [&str; 3] = [
     "bpf_inode_addons_get",
     "bpf_inode_addons_shadow_mask",
     "bpf_inode_addons_scratch",
 ];
-
-fn module_refcnt() -> i64 {
-    fs::read_to_string("/sys/module/inode_addons/refcnt")
-        .expect("refcnt")
-        .trim()
-        .parse()
-        .unwrap()
-}
 
 #[test]
 fn kfuncs_create_addons_from_a_tracing_program() {
@@ -86,11 +78,10 @@ fn kfuncs_create_addons_from_a_tracing_program() {
     drop(dev);
     // Detaching frees the program (deferred); the module stays pinned
     // until then.
-    let mut tries = 0;
-    while module_refcnt() > 0 {
-        tries += 1;
-        assert!(tries < 600, "BPF program still holds the module");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    assert_eq!(
+        wait_module_released(std::time::Duration::from_secs(60)),
+        0,
+        "BPF program still holds the module"
+    );
     m.unload().expect("rmmod");
 }
