@@ -339,6 +339,7 @@ def main():
     ap.add_argument("--mode", default="icount")
     ap.add_argument("--configs", required=True)
     ap.add_argument("--reps", type=int, required=True)
+    ap.add_argument("--jobs", type=int, default=1, help="boots that ran at once")
     ap.add_argument("--ops", type=int, required=True)
     ap.add_argument("--rounds", type=int, required=True)
     ap.add_argument("--seed", default="?")
@@ -383,7 +384,10 @@ def main():
             f"{b.split()[0][11:16]} {b.split()[1]} ({b.split()[2]})" for b in boots) + ".")
     if timing:
         w(f"\nTime: {int(timing.get('seconds_reps', 0)) // 60} min for the repetitions, "
-          f"{int(timing.get('seconds_all', 0)) // 60} min with the L1D model boots.\n")
+          f"{int(timing.get('seconds_all', 0)) // 60} min with the L1D model boots; "
+          f"{a.jobs} boot{'s' if a.jobs > 1 else ''} at a time"
+          + (" (an icount boot's counts do not depend on what else the host runs; the A/A "
+             "column below is the check)" if a.jobs > 1 and a.mode == "icount" else "") + ".\n")
     if a.mode == "icount":
         w("**What the numbers are.** Every boot runs under QEMU TCG with `-icount shift=0,sleep=off` "
           "and one vCPU: the guest clock advances 1 ns per executed guest instruction, so the "
@@ -689,6 +693,8 @@ def plots(D, flavors, out, unit):
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib missing: no plots", file=sys.stderr)
+        return
+    if not flavors:
         return
     cases = [c for c in D.cases if "/nomark" not in c] + [c for c in D.cases if "/nomark" in c]
     fig, ax = plt.subplots(figsize=(12, 0.28 * len(cases) + 1.5))

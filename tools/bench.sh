@@ -21,6 +21,9 @@
 # repetition (seed BENCH_SEED, recorded in the report).
 #
 #   BENCH_MODE (icount)  BENCH_REPS (2)  BENCH_OPS (2000)  BENCH_ROUNDS (5)
+#   BENCH_JOBS (icount: the host's CPU count; wall: 1): boots that run at
+#   once.  An icount boot is one host thread whose counts do not depend on
+#   the host's load, so boots may share the machine; the A/A twin checks it.
 #   BENCH_CONFIGS  BENCH_SEED  BENCH_L1D (1)  BENCH_L1D_CASES  BENCH_MICRO (0)
 #   BENCH_CASES (prefixes; default all)  BENCH_CPUS (wall mode; 2)
 #   BENCH_RESUME=DIR: add to the raw results of an earlier run in DIR (same
@@ -38,6 +41,14 @@ ROUNDS="${BENCH_ROUNDS:-5}"
 MICRO="${BENCH_MICRO:-0}"
 L1D="${BENCH_L1D:-1}"
 [[ "$MODE" == icount ]] || L1D=0
+if [[ "$MODE" == icount ]]; then
+	JOBS="${BENCH_JOBS:-$(nproc)}"
+else
+	# Wall-clock numbers depend on what else runs: one boot at a time.
+	JOBS=1
+	[[ "${BENCH_JOBS:-1}" == 1 ]] || die "BENCH_MODE=wall runs one boot at a time (BENCH_JOBS=1)"
+fi
+((JOBS >= 1)) || die "BENCH_JOBS must be at least 1"
 SEED="${BENCH_SEED:-$(date +%s)}"
 DEFAULT_CONFIGS="stock stock+module $(flavors | grep -vx stock | tr '\n' ' ')"
 CONFIGS="${BENCH_CONFIGS:-$DEFAULT_CONFIGS}"
@@ -138,34 +149,74 @@ boot() { # boot CFG OUT QEMU_OPTS TIMEOUT [CASE-PREFIX...]
 		"$MICRO" "$@" || die "benchmark boot failed: $out"
 }
 
+# The queue of boots, in order: the repetitions (each shuffled), then the
+# L1D model boots.  Up to JOBS of them run at once; a failed boot stops the
+# queue (the boots already running finish; BENCH_RESUME keeps what passed).
+queue=()
 ncfg=$(($(wc -w <<<"$CONFIGS") + 1))
-total=$((REPS * ncfg + (L1D ? $(wc -w <<<"$L1D_CONFIGS") : 0)))
-i=0
-t_start=$(date +%s)
 for rep in $(seq 1 "$REPS"); do
 	o=$(order "$rep")
 	echo "rep$rep $o" >>"$RAW/order.txt"
 	for cfg in $o; do
-		i=$((i + 1))
-		log "[$i/$total] repetition $rep, $cfg"
-		# shellcheck disable=SC2086
-		boot "$cfg" "$RAW/rep$rep/$cfg" "$ICOUNT" 1800 $CASES
+		queue+=("rep $rep $cfg")
 	done
 done
-t_reps=$(($(date +%s) - t_start))
 if ((L1D)); then
 	o=$(order 0)
 	echo "l1d $o" >>"$RAW/order.txt"
 	for cfg in $o; do
-		[[ " $L1D_CONFIGS " == *" $cfg "* ]] || continue
-		i=$((i + 1))
-		log "[$i/$total] L1D model, $cfg"
-		out="$RAW/l1d/$cfg"
-		mkdir -p "$out"
-		# shellcheck disable=SC2086
-		boot "$cfg" "$out" "$ICOUNT -plugin file=$PLUGIN,out=$out/l1d.txt" 3600 $L1D_CASES
+		if [[ " $L1D_CONFIGS " == *" $cfg "* ]]; then
+			queue+=("l1d 0 $cfg")
+		fi
 	done
 fi
+
+run_boot() { # run_boot KIND REP CFG
+	local kind="$1" rep="$2" cfg="$3" out
+	if [[ "$kind" == rep ]]; then
+		# shellcheck disable=SC2086
+		boot "$cfg" "$RAW/rep$rep/$cfg" "$ICOUNT" 1800 $CASES
+	else
+		out="$RAW/l1d/$cfg"
+		# shellcheck disable=SC2086
+		boot "$cfg" "$out" "$ICOUNT -plugin file=$PLUGIN,out=$out/l1d.txt" 3600 $L1D_CASES
+	fi
+}
+
+t_start=$(date +%s)
+t_reps=""
+reps_left=$((REPS * ncfg))
+declare -A running=() # pid -> boot
+failed=""
+reap() { # wait for one boot to end; note it if it failed
+	local pid=""
+	wait -n -p pid "${!running[@]}" || failed+=" ${running[$pid]}"
+	# The repetitions' time: until the last of their boots ended.
+	if [[ "${running[$pid]}" == rep* ]]; then
+		reps_left=$((reps_left - 1))
+		((reps_left > 0)) || t_reps=$(($(date +%s) - t_start))
+	fi
+	unset "running[$pid]"
+}
+i=0
+for b in "${queue[@]}"; do
+	read -r kind rep cfg <<<"$b"
+	while ((${#running[@]} >= JOBS)); do reap; done
+	[[ -z "$failed" ]] || break
+	i=$((i + 1))
+	if [[ "$kind" == rep ]]; then
+		log "[$i/${#queue[@]}] repetition $rep, $cfg"
+		running_label="rep$rep/$cfg"
+	else
+		log "[$i/${#queue[@]}] L1D model, $cfg"
+		running_label="l1d/$cfg"
+	fi
+	run_boot "$kind" "$rep" "$cfg" &
+	running[$!]="$running_label"
+done
+while ((${#running[@]} > 0)); do reap; done
+[[ -z "$failed" ]] || die "benchmark boots failed:$failed (BENCH_RESUME=$RAW runs the rest)"
+[[ -n "$t_reps" ]] || t_reps=$(($(date +%s) - t_start))
 t_all=$(($(date +%s) - t_start))
 echo "seconds_reps $t_reps" >>"$RAW/timing.txt"
 echo "seconds_all $t_all" >>"$RAW/timing.txt"
@@ -181,7 +232,7 @@ mkdir -p "$DEST"
 # Debian's python3, which has python3-matplotlib (tools/setup.sh); the venv's
 # and any other python3 on PATH may not.
 /usr/bin/python3 "$ROOT/bench/report.py" --raw "$RAW" --out "$DEST" --mode "$MODE" \
-	--configs "$CONFIGS" --reps "$REPS" --ops "$OPS" --rounds "$ROUNDS" --seed "$SEED" \
+	--configs "$CONFIGS" --reps "$REPS" --jobs "$JOBS" --ops "$OPS" --rounds "$ROUNDS" --seed "$SEED" \
 	--qemu "$(qemu-system-x86_64 --version | head -n1)" \
 	--not-run "$(for f in $(flavors); do [[ " $CONFIGS " == *" $f "* ]] || echo "$f"; done | tr '\n' ' ')" \
 	--rev "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo -dirty)"
