@@ -101,8 +101,11 @@ fi
 # the count of the last cold build on this machine, else the one measured
 # on the project's machine (any flavor: the series touches a few files).
 declare -A COLD_OBJECTS=([debug]=1653 [release]=1632)
+# Cold: no kernel object yet (the config step above only builds scripts/).
+# A build that was stopped and is now resumed is not cold: its count would
+# be too small to estimate the next cold build with.
 cold=0
-[[ -f "$OUT/vmlinux" ]] || cold=1
+[[ -n "$(find "$OUT" -path "$OUT/scripts" -prune -o -name '*.o' -print -quit)" ]] || cold=1
 PROGRESS_FILE="$BUILD/.build-objects-$VARIANT" PROGRESS_RE='^  (CC|AS|RUSTC|HOSTCC) ' \
 	PROGRESS_DEFAULT="${COLD_OBJECTS[$VARIANT]}" PROGRESS_COLD=$cold \
 	run_logged "building kernel $FLAVOR-$VARIANT" "$BUILD/logs/$FLAVOR-$VARIANT-build.log" "${MAKE[@]}"
