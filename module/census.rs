@@ -68,21 +68,30 @@ const COLUMNS: [(&str, bool); 14] = [
     ("private", true),
 ];
 
-/// Column indices, as in [`COLUMNS`].
-#[allow(dead_code)]
+/// Column indices, as in [`COLUMNS`]; each exists where this kernel has
+/// the field.
 mod col {
     pub(super) const FLCTX: usize = 0;
     pub(super) const DEVICES: usize = 1;
     pub(super) const SEQUENCE: usize = 2;
     pub(super) const DTIME: usize = 3;
+    #[cfg(CONFIG_FSNOTIFY)]
     pub(super) const FSN_MASK: usize = 4;
+    #[cfg(CONFIG_FSNOTIFY)]
     pub(super) const FSN_MARKS: usize = 5;
+    #[cfg(ia_backend_embedded)]
     pub(super) const ADDONS: usize = 6;
+    #[cfg(CONFIG_CGROUP_WRITEBACK)]
     pub(super) const WB: usize = 7;
+    #[cfg(CONFIG_CGROUP_WRITEBACK)]
     pub(super) const WB_FRN: usize = 8;
+    #[cfg(CONFIG_FS_ENCRYPTION)]
     pub(super) const CRYPT: usize = 9;
+    #[cfg(CONFIG_FS_VERITY)]
     pub(super) const VERITY: usize = 10;
+    #[cfg(CONFIG_SECURITY)]
     pub(super) const SECURITY: usize = 11;
+    #[cfg(CONFIG_FS_POSIX_ACL)]
     pub(super) const ACL: usize = 12;
     pub(super) const PRIVATE: usize = 13;
 }
