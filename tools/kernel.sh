@@ -32,14 +32,33 @@ OUT="$(kdir "$FLAVOR" "$VARIANT")"
 SERIES="$ROOT/patches/$FLAVOR.series"
 mkdir -p "$BUILD/logs"
 
-# 1. Pristine source, unpacked once.
-if [[ ! -f "$PRISTINE/.unpacked" ]]; then
+# 1. Pristine source, unpacked once per tarball.  apt upgrades the tarball
+# in place (linux-source-6.12 went from 6.12.117 to 6.12.118 between two
+# machines of this project): a new one is unpacked again and every flavor's
+# source prepared again, so that no machine keeps building an older base.
+# .unpacked holds the tarball's size and mtime (empty: written before this
+# check existed; kept if the unpacked version is the installed package's).
+tarball_id=$(stat -L -c '%s %Y' "$KSRC_TARBALL")
+unpacked_id=$(cat "$PRISTINE/.unpacked" 2>/dev/null || echo none)
+if [[ -z "$unpacked_id" ]]; then
+	pkg=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || true)
+	have=$(sed -n 's/^VERSION = //p; s/^PATCHLEVEL = //p; s/^SUBLEVEL = //p' "$PRISTINE/Makefile" |
+		head -n3 | paste -sd.)
+	if [[ "$KSRC_TARBALL" == /usr/src/linux-source-6.12.tar.xz && "${pkg%%-*}" == "$have" ]]; then
+		echo "$tarball_id" >"$PRISTINE/.unpacked"
+		unpacked_id=$tarball_id
+	fi
+fi
+if [[ "$unpacked_id" != "$tarball_id" ]]; then
 	rm -rf "$PRISTINE"
 	mkdir -p "$BUILD/src"
 	run_logged "unpacking $(basename "$KSRC_TARBALL")" "$BUILD/logs/unpack.log" \
 		tar -C "$BUILD/src" -xf "$KSRC_TARBALL"
-	touch "$PRISTINE/.unpacked"
+	echo "$tarball_id" >"$PRISTINE/.unpacked"
+	rm -f "$BUILD"/src/*/.series-stamp
 fi
+log "base: $(sed -n 's/^VERSION = //p; s/^PATCHLEVEL = //p; s/^SUBLEVEL = //p' "$PRISTINE/Makefile" |
+	head -n3 | paste -sd.) ($KSRC_TARBALL)"
 
 # 2. Flavor source = pristine + series.  The stamp covers the series and
 # every patch's content.
