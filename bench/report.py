@@ -285,16 +285,23 @@ class Data:
         return d, d - tol, d + tol
 
 
-def layout_pairs(configs):
+# Every flavor that changes the layout against both references (issue 12),
+# then the differences between flavors that isolate one change each.
+REFERENCE_PAIRS = (("stock-packed", "stock"),
+                   ("addons", "stock"), ("addons", "stock-packed"),
+                   ("addons-inline-mask", "stock"), ("addons-inline-mask", "stock-packed"),
+                   ("addons-flag", "stock"), ("addons-flag", "stock-packed"),
+                   ("addons-cold", "stock"), ("addons-cold", "stock-packed"))
+STEP_PAIRS = (("addons", "addons-inline-mask"),  # the indirection itself
+              ("addons-flag", "addons"),  # the IOP_FSNOTIFY_MARKS bit
+              ("addons-cold", "addons-flag"))  # i_flctx, i_devices moved, dtime narrowed
+
+
+def layout_pairs(configs, which=REFERENCE_PAIRS + STEP_PAIRS):
     """The comparisons the question asks for, x - y, among the booted
     configurations: B1 - B2 is the indirection itself, stock-packed the
     zero-cost layout."""
-    return [(x, y) for x, y in (("addons", "stock"), ("addons", "stock-packed"),
-                                ("addons", "addons-inline-mask"),
-                                ("addons-inline-mask", "stock-packed"), ("stock-packed", "stock"),
-                                ("addons-flag", "stock"), ("addons-flag", "stock-packed"),
-                                ("addons-flag", "addons"))
-            if x in configs and y in configs]
+    return [(x, y) for x, y in which if x in configs and y in configs]
 
 
 def group_of(case):
@@ -638,23 +645,29 @@ def answer(D, configs, unit, w):
     w(f"Per operation: {unit} and, where modelled, L1D misses, x - y per column, each with "
       "the verdict on \"x adds some\" (yes / no / undecidable; rules at the end). The "
       "sections below give the intervals and the other cases.\n")
-    w("| case | " + " | ".join(f"{x} - {y}" for x, y in pairs) + " |")
-    w("|---|" + "---|" * len(pairs))
-    for label, case in rows:
-        if case not in D.cases:
+    for title, which in (("Each flavor against stock and stock-packed", REFERENCE_PAIRS),
+                         ("One change at a time", STEP_PAIRS)):
+        pairs = layout_pairs(configs, which)
+        if not pairs:
             continue
-        cells = []
-        for x, y in pairs:
-            d, lo, hi = D.diff(x, y, case)
-            v = adds_some(lo, hi)
-            cell = f"{fmt(d, 1)} ({v})"
-            if case in D.l1d_cases and x in D.l1d and y in D.l1d:
-                ld, llo, lhi = D.l1d_diff(x, y, case)
-                lv = adds_some(llo, lhi)
-                cell += f"; L1D {fmt_l1d(ld)} ({lv})"
-            cells.append(cell)
-        w(f"| {label} (`{case}`) | " + " | ".join(cells) + " |")
-    w("")
+        w(f"**{title}.**\n")
+        w("| case | " + " | ".join(f"{x} - {y}" for x, y in pairs) + " |")
+        w("|---|" + "---|" * len(pairs))
+        for label, case in rows:
+            if case not in D.cases:
+                continue
+            cells = []
+            for x, y in pairs:
+                d, lo, hi = D.diff(x, y, case)
+                v = adds_some(lo, hi)
+                cell = f"{fmt(d, 1)} ({v})"
+                if case in D.l1d_cases and x in D.l1d and y in D.l1d:
+                    ld, llo, lhi = D.l1d_diff(x, y, case)
+                    lv = adds_some(llo, lhi)
+                    cell += f"; L1D {fmt_l1d(ld)} ({lv})"
+                cells.append(cell)
+            w(f"| {label} (`{case}`) | " + " | ".join(cells) + " |")
+        w("")
 
 
 def targets(D, configs, unit, w):
