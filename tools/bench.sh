@@ -21,9 +21,10 @@
 # repetition (seed BENCH_SEED, recorded in the report).
 #
 #   BENCH_MODE (icount)  BENCH_REPS (2)  BENCH_OPS (2000)  BENCH_ROUNDS (5)
-#   BENCH_JOBS (icount: the host's CPU count; wall: 1): boots that run at
-#   once.  An icount boot is one host thread whose counts do not depend on
-#   the host's load, so boots may share the machine; the A/A twin checks it.
+#   BENCH_JOBS (icount: the host's CPU count, at most one per 5 GiB of
+#   available memory; wall: 1): boots that run at once.  An icount boot is
+#   one host thread whose counts do not depend on the host's load, so boots
+#   may share the machine; the A/A twin checks it.
 #   BENCH_CONFIGS  BENCH_SEED  BENCH_L1D (1)  BENCH_L1D_CASES  BENCH_MICRO (0)
 #   BENCH_CASES (prefixes; default all)  BENCH_CPUS (wall mode; 2)
 #   BENCH_RESUME=DIR: add to the raw results of an earlier run in DIR (same
@@ -41,17 +42,23 @@ ROUNDS="${BENCH_ROUNDS:-5}"
 MICRO="${BENCH_MICRO:-0}"
 L1D="${BENCH_L1D:-1}"
 [[ "$MODE" == icount ]] || L1D=0
+# (Not JOBS: that is lib.sh's make -j, which the kernel builds below read.)
 if [[ "$MODE" == icount ]]; then
-	JOBS="${BENCH_JOBS:-$(nproc)}"
+	# A boot has 4 GiB of guest memory (VM_MEMORY below) plus QEMU's own.
+	mem_jobs=$(($(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo) / (5 * 1024 * 1024)))
+	BOOT_JOBS="${BENCH_JOBS:-$(((mem_jobs < $(nproc)) ? mem_jobs : $(nproc)))}"
 else
 	# Wall-clock numbers depend on what else runs: one boot at a time.
-	JOBS=1
+	BOOT_JOBS=1
 	[[ "${BENCH_JOBS:-1}" == 1 ]] || die "BENCH_MODE=wall runs one boot at a time (BENCH_JOBS=1)"
 fi
-((JOBS >= 1)) || die "BENCH_JOBS must be at least 1"
+((BOOT_JOBS >= 1)) || die "BENCH_JOBS must be at least 1 (or not enough memory for one boot)"
 SEED="${BENCH_SEED:-$(date +%s)}"
 DEFAULT_CONFIGS="stock stock+module $(flavors | grep -vx stock | tr '\n' ' ')"
 CONFIGS="${BENCH_CONFIGS:-$DEFAULT_CONFIGS}"
+# Each configuration boots into its own directory, stock-aa being stock's twin.
+[[ -z "$(tr ' ' '\n' <<<"$CONFIGS stock-aa" | grep . | sort | uniq -d)" ]] ||
+	die "BENCH_CONFIGS names a configuration twice (or stock-aa, which is added)"
 CASES="${BENCH_CASES:-}"
 # Under the L1D model a boot runs several times slower; creating 10^5 files
 # on ext4 there took longer than everything else together, so ext4's cold
@@ -144,13 +151,19 @@ boot() { # boot CFG OUT QEMU_OPTS TIMEOUT [CASE-PREFIX...]
 	rm -rf "$out"
 	mkdir -p "$out"
 	echo "$(date -u +%FT%TZ) ${out#"$RAW"/} $(git -C "$ROOT" rev-parse --short HEAD)" >>"$RAW/boots.txt"
-	VM_OUT="$out" VM_QEMU_OPTS="$qopts" "$ROOT/tools/vm-run.sh" "$f" "$VARIANT" --timeout "$tmo" -- \
+	if ! VM_OUT="$out" VM_QEMU_OPTS="$qopts" "$ROOT/tools/vm-run.sh" "$f" "$VARIANT" --timeout "$tmo" -- \
 		"$ROOT/tools/guest-bench.sh" "$cfg" "$KDIR/ext/module/inode_addons.ko" "$BIN" "$OPS" "$ROUNDS" \
-		"$MICRO" "$@" || die "benchmark boot failed: $out"
+		"$MICRO" "$@"; then
+		# The guest writes bench.tsv before its last steps (module,
+		# slab figures, unmount): a boot that failed after it must not
+		# count as done for BENCH_RESUME.
+		[[ ! -f "$out/bench.tsv" ]] || mv -f "$out/bench.tsv" "$out/bench.tsv.failed"
+		die "benchmark boot failed: $out"
+	fi
 }
 
 # The queue of boots, in order: the repetitions (each shuffled), then the
-# L1D model boots.  Up to JOBS of them run at once; a failed boot stops the
+# L1D model boots.  Up to BOOT_JOBS of them run at once; a failed boot stops the
 # queue (the boots already running finish; BENCH_RESUME keeps what passed).
 queue=()
 ncfg=$(($(wc -w <<<"$CONFIGS") + 1))
@@ -189,8 +202,10 @@ reps_left=$((REPS * ncfg))
 declare -A running=() # pid -> boot
 failed=""
 reap() { # wait for one boot to end; note it if it failed
-	local pid=""
-	wait -n -p pid "${!running[@]}" || failed+=" ${running[$pid]}"
+	local pid="" rc=0
+	wait -n -p pid "${!running[@]}" || rc=$?
+	[[ -n "$pid" ]] || die "lost track of the running boots (wait: $rc)"
+	((rc == 0)) || failed+=" ${running[$pid]}"
 	# The repetitions' time: until the last of their boots ended.
 	if [[ "${running[$pid]}" == rep* ]]; then
 		reps_left=$((reps_left - 1))
@@ -198,10 +213,20 @@ reap() { # wait for one boot to end; note it if it failed
 	fi
 	unset "running[$pid]"
 }
+# Whatever ends this script ends the boots it started: background jobs
+# of a script ignore SIGINT, and each boot is a tree (vm-run.sh, vng, qemu).
+kill_tree() {
+	local c
+	for c in $(pgrep -P "$1" || true); do kill_tree "$c"; done
+	kill "$1" 2>/dev/null || true
+}
+trap 'for p in "${!running[@]}"; do kill_tree "$p"; done' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 i=0
 for b in "${queue[@]}"; do
 	read -r kind rep cfg <<<"$b"
-	while ((${#running[@]} >= JOBS)); do reap; done
+	while ((${#running[@]} >= BOOT_JOBS)); do reap; done
 	[[ -z "$failed" ]] || break
 	i=$((i + 1))
 	if [[ "$kind" == rep ]]; then
@@ -216,7 +241,7 @@ for b in "${queue[@]}"; do
 done
 while ((${#running[@]} > 0)); do reap; done
 [[ -z "$failed" ]] || die "benchmark boots failed:$failed (BENCH_RESUME=$RAW runs the rest)"
-[[ -n "$t_reps" ]] || t_reps=$(($(date +%s) - t_start))
+[[ -n "$t_reps" ]] || t_reps=0 # BENCH_REPS=0
 t_all=$(($(date +%s) - t_start))
 echo "seconds_reps $t_reps" >>"$RAW/timing.txt"
 echo "seconds_all $t_all" >>"$RAW/timing.txt"
@@ -232,7 +257,7 @@ mkdir -p "$DEST"
 # Debian's python3, which has python3-matplotlib (tools/setup.sh); the venv's
 # and any other python3 on PATH may not.
 /usr/bin/python3 "$ROOT/bench/report.py" --raw "$RAW" --out "$DEST" --mode "$MODE" \
-	--configs "$CONFIGS" --reps "$REPS" --jobs "$JOBS" --ops "$OPS" --rounds "$ROUNDS" --seed "$SEED" \
+	--configs "$CONFIGS" --reps "$REPS" --jobs "$BOOT_JOBS" --ops "$OPS" --rounds "$ROUNDS" --seed "$SEED" \
 	--qemu "$(qemu-system-x86_64 --version | head -n1)" \
 	--not-run "$(for f in $(flavors); do [[ " $CONFIGS " == *" $f "* ]] || echo "$f"; done | tr '\n' ' ')" \
 	--rev "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo -dirty)"
