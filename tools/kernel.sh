@@ -34,20 +34,17 @@ mkdir -p "$BUILD/logs"
 
 # 1. Pristine source, unpacked once per tarball.  apt upgrades the tarball
 # in place (linux-source-6.12 went from 6.12.117 to 6.12.118 between two
-# machines of this project): a new one is unpacked again and every flavor's
-# source prepared again, so that no machine keeps building an older base.
-# .unpacked holds the tarball's size and mtime (empty: written before this
-# check existed; kept if the unpacked version is the installed package's).
+# machines of this project): a new one is unpacked again, and its identity
+# (size and mtime, in .unpacked) is part of every flavor's series stamp
+# below, so that no machine keeps building an older base.  An empty
+# .unpacked was written before this check existed: it is kept if it is
+# younger than the installed tarball (ctime: when apt put it there).
 tarball_id=$(stat -L -c '%s %Y' "$KSRC_TARBALL")
 unpacked_id=$(cat "$PRISTINE/.unpacked" 2>/dev/null || echo none)
-if [[ -z "$unpacked_id" ]]; then
-	pkg=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || true)
-	have=$(sed -n 's/^VERSION = //p; s/^PATCHLEVEL = //p; s/^SUBLEVEL = //p' "$PRISTINE/Makefile" |
-		head -n3 | paste -sd.)
-	if [[ "$KSRC_TARBALL" == /usr/src/linux-source-6.12.tar.xz && "${pkg%%-*}" == "$have" ]]; then
-		echo "$tarball_id" >"$PRISTINE/.unpacked"
-		unpacked_id=$tarball_id
-	fi
+if [[ -z "$unpacked_id" ]] &&
+	(($(stat -c %Y "$PRISTINE/.unpacked") >= $(stat -L -c %Z "$KSRC_TARBALL"))); then
+	echo "$tarball_id" >"$PRISTINE/.unpacked"
+	unpacked_id=$tarball_id
 fi
 if [[ "$unpacked_id" != "$tarball_id" ]]; then
 	rm -rf "$PRISTINE"
@@ -55,14 +52,13 @@ if [[ "$unpacked_id" != "$tarball_id" ]]; then
 	run_logged "unpacking $(basename "$KSRC_TARBALL")" "$BUILD/logs/unpack.log" \
 		tar -C "$BUILD/src" -xf "$KSRC_TARBALL"
 	echo "$tarball_id" >"$PRISTINE/.unpacked"
-	rm -f "$BUILD"/src/*/.series-stamp
 fi
-log "base: $(sed -n 's/^VERSION = //p; s/^PATCHLEVEL = //p; s/^SUBLEVEL = //p' "$PRISTINE/Makefile" |
-	head -n3 | paste -sd.) ($KSRC_TARBALL)"
+log "base: $(make -s -C "$PRISTINE" kernelversion) ($KSRC_TARBALL)"
 
-# 2. Flavor source = pristine + series.  The stamp covers the series and
-# every patch's content.
+# 2. Flavor source = pristine + series.  The stamp covers the base, the
+# series and every patch's content.
 stamp=$( {
+	echo "base $tarball_id"
 	cat "$SERIES"
 	while read -r p; do
 		[[ -f "$ROOT/patches/$p" ]] || die "$SERIES lists '$p', which does not exist"
@@ -72,9 +68,15 @@ stamp=$( {
 if [[ "$(cat "$SRC/.series-stamp" 2>/dev/null)" != "$stamp" ]]; then
 	log "preparing source for flavor '$FLAVOR' ($(series_patches "$FLAVOR" | wc -l) patches)"
 	mkdir -p "$SRC"
-	# rsync keeps the mtimes of unchanged files, so a series change only
-	# rebuilds what the patches touch.
-	rsync -a --delete --exclude=.series-stamp "$PRISTINE/" "$SRC/"
+	# Kbuild rebuilds by modification time, so a file must get a new one
+	# exactly when its content changes: rsync compares content (--checksum)
+	# and does not copy the pristine tree's old times (no -t).  A file a
+	# previous series patched and this one does not, or one the new base
+	# changed, is rewritten now and rebuilt; the others keep their time.
+	# The files the series patches are rewritten (to pristine, then patched)
+	# on every preparation, and rebuilt.
+	rsync -rlpD --checksum --delete --exclude=.series-stamp --exclude=.unpacked \
+		"$PRISTINE/" "$SRC/"
 	while read -r p; do
 		log "  applying $p"
 		patch -d "$SRC" -p1 --quiet --forward <"$ROOT/patches/$p" ||
