@@ -56,13 +56,14 @@ fi
 log "base: $(make -s -C "$PRISTINE" kernelversion) ($KSRC_TARBALL)"
 
 # 2. Flavor source = pristine + series.  The stamp covers the base, the
-# series and every patch's content.
+# series and what each patch changes: its diff, from the first "diff " or
+# "--- a/" line on, so that editing a commit message rebuilds nothing.
 stamp=$( {
 	echo "base $tarball_id"
 	cat "$SERIES"
 	while read -r p; do
 		[[ -f "$ROOT/patches/$p" ]] || die "$SERIES lists '$p', which does not exist"
-		sha256sum "$ROOT/patches/$p"
+		echo "$p $(awk '/^(diff |--- a\/)/ { d = 1 } d' "$ROOT/patches/$p" | sha256sum)"
 	done < <(series_patches "$FLAVOR")
 } | sha256sum | cut -d' ' -f1)
 if [[ "$(cat "$SRC/.series-stamp" 2>/dev/null)" != "$stamp" ]]; then
