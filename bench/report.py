@@ -671,13 +671,10 @@ def answer(D, configs, unit, w):
                 continue
             cells = []
             for x, y in pairs:
-                d, lo, hi = D.diff(x, y, case)
-                v = adds_some(lo, hi)
+                (d, v), l1 = answer_cell(D, x, y, case)
                 cell = f"{fmt(d, 1)} ({v})"
-                if case in D.l1d_cases and x in D.l1d and y in D.l1d:
-                    ld, llo, lhi = D.l1d_diff(x, y, case)
-                    lv = adds_some(llo, lhi)
-                    cell += f"; L1D {fmt_l1d(ld)} ({lv})"
+                if l1:
+                    cell += f"; L1D {fmt_l1d(l1[0])} ({l1[1]})"
                 cells.append(cell)
             w(f"| {label} (`{case}`) | " + " | ".join(cells) + " |")
         w("")
@@ -691,18 +688,26 @@ def answer(D, configs, unit, w):
           "did, changes no verdict of these tables.\n")
 
 
+def answer_cell(D, x, y, case):
+    """One cell of the answer: ((x - y, verdict "adds some") per operation,
+    and the same for modelled L1D misses, or None where not modelled)."""
+    d, lo, hi = D.diff(x, y, case)
+    l1 = None
+    if case in D.l1d_cases and x in D.l1d and y in D.l1d:
+        ld, llo, lhi = D.l1d_diff(x, y, case)
+        l1 = (ld, adds_some(llo, lhi))
+    return (d, adds_some(lo, hi)), l1
+
+
 def answer_verdicts(D, configs, cases):
     """{(x, y, case, what): verdict} of the answer's cells."""
     out = {}
     for x, y in layout_pairs(configs):
-        for case in cases:
-            if case not in D.cases:
-                continue
-            _d, lo, hi = D.diff(x, y, case)
-            out[(x, y, case, "instructions")] = adds_some(lo, hi)
-            if case in D.l1d_cases and x in D.l1d and y in D.l1d:
-                _ld, llo, lhi = D.l1d_diff(x, y, case)
-                out[(x, y, case, "L1D")] = adds_some(llo, lhi)
+        for case in [c for c in cases if c in D.cases]:
+            (_d, v), l1 = answer_cell(D, x, y, case)
+            out[(x, y, case, "instructions")] = v
+            if l1:
+                out[(x, y, case, "L1D")] = l1[1]
     return out
 
 
