@@ -120,12 +120,22 @@ fn addons_alloc(inode: &Inode, ctx: AllocCtx) -> Option<&KernelAddons> {
     }
 }
 
-impl EmbeddedBackend {
-    /// The real addons of `inode`, if it has some.
-    fn get<'g>(&self, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g KernelAddons> {
-        addons_get(inode, guard)
+/// Calls `f` on the addons `inode` already has (with `false`: they were
+/// not absent), or gives `f` back if it has none: the lookup step of every
+/// get-or-create here, shared so that the lock-free fast path and the
+/// recheck under the creators' lock are the same code.
+fn with_existing<R, F>(inode: &Inode, f: F) -> core::result::Result<R, F>
+where
+    F: FnOnce(&KernelAddons, bool) -> R,
+{
+    let guard = RcuGuard::new();
+    match addons_get(inode, &guard) {
+        Some(a) => Ok(f(a, false)),
+        None => Err(f),
     }
+}
 
+impl EmbeddedBackend {
     /// Gets the addons of `inode`, creating them with `inode_addons_alloc()`
     /// if there are none, for a creator serialised with the others of its
     /// kind (see [`EmbeddedBackend::get_or_create`]); `f` gets them and
@@ -136,12 +146,10 @@ impl EmbeddedBackend {
         ctx: AllocCtx,
         f: impl FnOnce(&KernelAddons, bool) -> R,
     ) -> Result<R> {
-        {
-            let guard = RcuGuard::new();
-            if let Some(a) = self.get(inode, &guard) {
-                return Ok(f(a, false));
-            }
-        }
+        let f = match with_existing(inode, f) {
+            Ok(r) => return Ok(r),
+            Err(f) => f,
+        };
         // No RCU read-side section from here on: a `Sleepable` allocation
         // may sleep.  What `inode_addons_alloc()` returns lives as long as
         // the inode, which the caller keeps alive.
@@ -186,7 +194,7 @@ impl Backend for EmbeddedBackend {
     }
 
     fn lookup<'g>(&'g self, inode: &Inode, guard: &'g RcuGuard) -> Option<&'g KernelAddons> {
-        self.get(inode, guard)
+        addons_get(inode, guard)
     }
 
     fn get_or_create<R>(
@@ -195,12 +203,10 @@ impl Backend for EmbeddedBackend {
         ctx: AllocCtx,
         f: impl FnOnce(&KernelAddons, bool) -> R,
     ) -> Result<R> {
-        {
-            let guard = RcuGuard::new();
-            if let Some(a) = self.get(inode, &guard) {
-                return Ok(f(a, false));
-            }
-        }
+        let f = match with_existing(inode, f) {
+            Ok(r) => return Ok(r),
+            Err(f) => f,
+        };
         if ctx == AllocCtx::Bpf && !recursion::in_task() {
             STATS.refused_busy.inc();
             return Err(EPERM);
@@ -241,7 +247,7 @@ impl Backend for EmbeddedBackend {
 
     fn scratch(&self, inode: &Inode) -> *mut u64 {
         let guard = RcuGuard::new();
-        let Some(a) = self.get(inode, &guard) else {
+        let Some(a) = addons_get(inode, &guard) else {
             return null_mut();
         };
         let owner = ScratchEntry::owner(inode, a);
@@ -307,11 +313,8 @@ impl BenchTarget for EmbeddedBench {
     }
 
     fn get_or_create(&self, inode: &Inode) -> Result<bool> {
-        {
-            let guard = RcuGuard::new();
-            if addons_get(inode, &guard).is_some() {
-                return Ok(false);
-            }
+        if self.lookup(inode) {
+            return Ok(false);
         }
         // Process context, no lock or RCU section held: GFP_KERNEL.  Each
         // synthetic inode has one creator at a time, so a non-NULL result
