@@ -18,6 +18,7 @@ In wall mode (KVM hosts) the interval is a bootstrap 95% interval of the
 difference of medians, widened by the A/A difference.
 """
 import argparse
+import copy
 import os
 import random
 import re
@@ -187,6 +188,9 @@ def bootstrap_diff(a, b, n=2000, seed=1):
 class Data:
     def __init__(self, raw, configs, reps, mode):
         self.mode = mode
+        # Tolerance groups per file system; pooled_changes() looks at a
+        # copy with them pooled.
+        self.pool_file_systems = False
         self.configs = configs + ["stock-aa"]
         self.reps = reps
         # boots[cfg][rep] = case -> [per-op per round]
@@ -243,7 +247,7 @@ class Data:
         same group (group_of()): one pair of boots samples the boot-to-boot
         variation of a case only once, and cases of a group share their
         code paths."""
-        tol = group_max(self.cases, case, self.aa_case)
+        tol = group_max(self.cases, case, self.aa_case, self.pool_file_systems)
         if self.mode == "icount":
             tol = max(tol, ICOUNT_RESOLUTION)
         return tol
@@ -274,7 +278,8 @@ class Data:
         return abs(self.l1d_value("stock", case, i) - self.l1d_value("stock-aa", case, i))
 
     def l1d_tol(self, case, i=2):
-        return group_max(self.l1d_cases, case, lambda c: self.l1d_aa_case(c, i))
+        return group_max(self.l1d_cases, case, lambda c: self.l1d_aa_case(c, i),
+                         self.pool_file_systems)
 
     def l1d_diff(self, a, b, case, i=2):
         """(diff, lo, hi) of modelled per-op counts (i: 0 insns, 1 accesses,
@@ -312,15 +317,13 @@ def layout_pairs(configs, which=STEP_PAIRS + REFERENCE_PAIRS):
 # tmpfs's writes never do (A/A <= 0.1 in every tmpfs write case), and the
 # two file systems' write paths are different code.  The report lists every
 # answer whose verdict the pooled groups would change (pooled_changes()).
-POOL_FILE_SYSTEMS = False
-
-
-def group_of(case):
+def group_of(case, pool_file_systems=False):
     """Cases that share their code path, for the A/A tolerance, per file
-    system: the 1-byte read or write of one file (every mark setting), the
-    cold read or write, and each other case on its own."""
+    system (pooled over both with pool_file_systems, the rule before
+    2026-12-02): the 1-byte read or write of one file (every mark setting),
+    the cold read or write, and each other case on its own."""
     parts = case.split("/")
-    fs = "any" if POOL_FILE_SYSTEMS else parts[0]
+    fs = "any" if pool_file_systems else parts[0]
     if parts[1] in ("read1", "write1"):
         return (fs, "one-file", parts[1])
     if parts[1].startswith("cold"):
@@ -328,10 +331,10 @@ def group_of(case):
     return (fs,) + tuple(parts[1:])
 
 
-def group_max(cases, case, f):
+def group_max(cases, case, f, pool_file_systems):
     """The largest f(c) among the cases c of case's group (the A/A tolerance)."""
-    g = group_of(case)
-    return max(f(c) for c in cases if group_of(c) == g)
+    g = group_of(case, pool_file_systems)
+    return max(f(c) for c in cases if group_of(c, pool_file_systems) == g)
 
 
 def fmt_l1d(x):
@@ -714,13 +717,10 @@ def answer_verdicts(D, configs, cases):
 def pooled_changes(D, configs, cases):
     """The answer's verdicts that tolerance groups pooled over both file
     systems would change, as "x - y, case, what: per-fs -> pooled"."""
-    global POOL_FILE_SYSTEMS
     mine = answer_verdicts(D, configs, cases)
-    POOL_FILE_SYSTEMS = True
-    try:
-        pooled = answer_verdicts(D, configs, cases)
-    finally:
-        POOL_FILE_SYSTEMS = False
+    P = copy.copy(D)
+    P.pool_file_systems = True
+    pooled = answer_verdicts(P, configs, cases)
     return [f"{x} - {y}, `{case}`, {what}: {v} -> {pooled[k]}"
             for k, v in mine.items() if pooled[k] != v
             for x, y, case, what in [k]]
