@@ -163,6 +163,15 @@ impl Registration {
     /// on its init's error path: an open debugfs file may outlive the
     /// removal of the file, not the module ([`debugfs::File`]).
     pub(crate) unsafe fn new(state: Pin<KBox<ModuleState>>) -> Result<Self> {
+        // The order matters on the init error path.  Whatever can fail comes
+        // before the misc device: a file opened on it holds a module
+        // reference, which a failed init does not wait for.  Kfunc sets
+        // cannot be unregistered (they go away with the module's BTF), but
+        // no program can use them before the module is live
+        // (`btf_try_get_module()` wants `BTF_MODULE_F_LIVE`), so they come
+        // first, before the state is published.
+        // SAFETY: process context, no other precondition.
+        to_result(unsafe { ffi::ia_kfuncs_register() })?;
         // INVARIANT (of `STATE`): the state is pinned in `Self`, which
         // clears `STATE` (after unregistering the entry points) before it
         // lets go of it.
@@ -183,14 +192,11 @@ impl Registration {
             return Err(e);
         }
         // debugfs failures are ignored, as the kernel's own users of
-        // debugfs do: the module then runs without its files.
+        // debugfs do: the module then runs without its files.  Nothing
+        // after the misc device may fail the init (see above).
         reg.files = DebugfsFiles::create()
             .inspect_err(|e| pr_warn!("no debugfs files: error {}\n", e.to_errno()))
             .ok();
-        // SAFETY: process context, no other precondition.  Kfunc sets cannot
-        // be unregistered: they go away with the module's BTF, and a loaded
-        // program that uses them pins the module.
-        to_result(unsafe { ffi::ia_kfuncs_register() })?;
         Ok(reg)
     }
 
@@ -210,8 +216,11 @@ impl Registration {
         // Removal returns once no callback of the files runs, and none
         // starts after it.
         self.files = None;
-        // SAFETY: registered in `new`; returns once no ioctl call runs, and
-        // none starts after it.
+        // SAFETY: registered in `new`.  No file opens after it; an ioctl on
+        // a file opened before may still run, but each open file holds a
+        // module reference (`.owner`): this runs in the module's exit, when
+        // none is open (`new` registers the device after everything that
+        // can fail, so the init error path never gets here with it).
         unsafe { ffi::ia_misc_deregister() };
         STATE.store(null_mut(), Ordering::Release);
     }

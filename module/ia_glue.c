@@ -314,7 +314,10 @@ int ia_misc_register(void)
 	return misc_register(&ia_miscdev);
 }
 
-/* Returns once no ioctl call is running. */
+/*
+ * No open after it; ioctls on files opened before may still run (each such
+ * file holds a module reference).
+ */
 void ia_misc_deregister(void)
 {
 	misc_deregister(&ia_miscdev);

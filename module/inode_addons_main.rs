@@ -100,7 +100,8 @@ impl kernel::Module for InodeAddonsModule {
 
 impl Drop for InodeAddonsModule {
     fn drop(&mut self) {
-        // Returns once no debugfs or ioctl call runs.
+        // Returns once no debugfs callback runs; no ioctl runs either: an
+        // open file of the device holds a module reference.
         let state = self.registration.take().and_then(Registration::unregister);
         let drained = state.as_ref().map_or(0, |a| a.backend.len());
         // Unregisters the probes (waiting for running handlers), then frees
