@@ -111,7 +111,8 @@ enum Got {
 enum Fail {
     /// Allocation or table insertion failed.
     Alloc,
-    /// `AllocCtx::Bpf` outside task context, or `i_lock` contended.
+    /// `AllocCtx::Bpf` outside task context or with interrupts disabled,
+    /// or `i_lock` contended.
     Busy,
     /// The inode is being torn down.
     Dying,
@@ -142,6 +143,18 @@ fn get_or_create_in<R>(
     }
     if ctx == AllocCtx::Bpf && !recursion::in_task() {
         return Err((EPERM, Fail::Busy));
+    }
+    // The side table's objects come from the slab allocator: 6.12 has no
+    // any-context allocator a module can use (`bpf_mem_alloc` is not
+    // exported; `kmalloc_nolock()` arrived in 6.18).  `GFP_ATOMIC` is
+    // safe wherever a hard interrupt could allocate, i.e. with interrupts
+    // enabled: the slab and page allocators take their locks with
+    // interrupts disabled, or by trylock.  A program that runs with them
+    // disabled may have interrupted the allocator inside such a section
+    // (the per-CPU slab lock, a node's list_lock) and only finds addons
+    // (`tests/lifetime_bpf_kfunc_in_allocator.rs`).
+    if ctx == AllocCtx::Bpf && recursion::irqs_disabled() {
+        return Err((EBUSY, Fail::Busy));
     }
     let new = new(inode, ctx.gfp()).map_err(|e| (e, Fail::Alloc))?;
     let lock = inode

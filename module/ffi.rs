@@ -205,6 +205,8 @@ extern "C" {
     pub(crate) fn ia_rcu_read_lock();
     pub(crate) fn ia_rcu_read_unlock();
     pub(crate) fn ia_in_task() -> bool;
+    #[cfg_attr(ia_backend_embedded, allow(dead_code))]
+    pub(crate) fn ia_irqs_disabled() -> bool;
     pub(crate) fn ia_cond_resched();
     pub(crate) fn ia_fatal_signal_pending() -> bool;
     pub(crate) fn ia_spin_lock_init(lock: *mut bindings::spinlock_t);

@@ -67,6 +67,11 @@ bool ia_in_task(void)
 	return in_task();
 }
 
+bool ia_irqs_disabled(void)
+{
+	return irqs_disabled();
+}
+
 void ia_cond_resched(void)
 {
 	cond_resched();

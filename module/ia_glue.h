@@ -118,6 +118,7 @@ int ia_rht_remove(struct rhashtable *ht, struct rhash_head *obj,
 void ia_rcu_read_lock(void);
 void ia_rcu_read_unlock(void);
 bool ia_in_task(void);
+bool ia_irqs_disabled(void);
 void ia_cond_resched(void);
 bool ia_fatal_signal_pending(void);
 void ia_spin_lock_init(spinlock_t *lock);

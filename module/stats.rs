@@ -47,8 +47,9 @@ pub(crate) struct Stats {
     /// Creations refused because the inode was being torn down.
     pub(crate) refused_dying: Counter,
     /// Creations refused in BPF context: i_lock contended, not in task
-    /// context, or a kfunc called inside one of the module's own locked
-    /// sections on this CPU (`recursion.rs`).
+    /// context, interrupts disabled (side table: the slab allocator may be
+    /// in a locked section), or a kfunc called inside one of the module's
+    /// own locked sections on this CPU (`recursion.rs`).
     pub(crate) refused_busy: Counter,
     /// An addons entry found for a freshly initialised inode (address reuse).
     pub(crate) reuse_violations: Counter,

@@ -32,7 +32,9 @@ rc=0
 while read -r name path; do
 	mark=$(kmsg_last_seq)
 	echo "guest-test: === $name ==="
-	"$path" --test-threads=1 "$@" 2>&1 | tee "$VM_OUT/$name.log"
+	# --show-output: what a passing test prints (its measured figures)
+	# stays in its log.
+	"$path" --test-threads=1 --show-output "$@" 2>&1 | tee "$VM_OUT/$name.log"
 	# fault_* binaries inject allocation failures on purpose: the kernel's
 	# warn_alloc() stack dump for an injected failure ("vmalloc error:",
 	# "page allocation failure:", up to the end of its trace) is their
