@@ -300,7 +300,7 @@ impl Sizes {
     /// mask of patch 0005 fills a hole), and the addons are the kernel's.
     #[cfg(ia_backend_embedded)]
     fn get() -> Self {
-        let size = size_of::<bindings::inode_addons>();
+        let size = ActiveBackend::OBJECT_SIZE;
         Self {
             inode_size: size_of::<bindings::inode>(),
             fsnotify_span: 0,
@@ -338,7 +338,7 @@ impl Sizes {
             ptr_size: ptr,
             proposed_size: size_of::<Proposed>(),
             proposed_alloc: kmalloc_bucket(size_of::<Proposed>()),
-            prototype_alloc: kmalloc_bucket(size_of::<crate::addons::InodeAddons>()),
+            prototype_alloc: kmalloc_bucket(ActiveBackend::OBJECT_SIZE),
         }
     }
 }
