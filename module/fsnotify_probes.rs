@@ -1,15 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The side table's real user: shadow the fsnotify state of inodes.
-//!
-//! When an fsnotify mark (inotify, fanotify, dnotify) is attached to an
-//! inode, or the marks' mask is recalculated, the inode gets addons (if it
-//! has none yet) and its `i_fsnotify_mask` and "has marks" are copied into
-//! them.  When a mark is detached, the shadow of an inode that has addons is
-//! refreshed.  The self-check (`selfcheck.rs`) compares every shadow with
-//! the real fields.  The number of addons then answers "how many inodes
-//! need addons" for a workload.  The embedded backend needs none of this:
-//! its addons hold the real fields.
+//! The side table's real user: shadow the fsnotify state of inodes
+//! (module/README.md, "fsnotify shadow"; the embedded backend needs none of
+//! this: its addons hold the real fields).
 //!
 //! Probes (all kretprobes: the new state is read after the change):
 //!

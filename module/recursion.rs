@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The module's per-CPU recursion guard, after BPF local storage's
-//! `bpf_task_storage_busy`.
+//! `bpf_task_storage_busy`, and the context queries of the kfunc path
+//! (module/README.md, "Recursion" and "The slab allocator").
 //!
-//! The module's kfuncs take locks the module also takes on its own paths:
-//! the side table's bucket locks, `i_lock` (trylock from BPF), the shadow
-//! lock.  A tracing program attached inside one of those sections (a
-//! module function called under the lock, the allocator, a tracepoint) that
-//! calls a kfunc would take the lock again on the same CPU.  Every such
-//! section is a [`Busy`] section, and a kfunc called while this CPU is in
-//! one fails (NULL) instead (`tests/lifetime_bpf_recursion.rs`).
+//! Every section of the module that holds a lock its kfuncs also take is
+//! a [`Busy`] section; a kfunc called while this CPU is in one fails (NULL)
+//! instead of taking the lock again (`tests/lifetime_bpf_recursion.rs`).
 
 use crate::ffi;
 use core::marker::PhantomData;
