@@ -8,10 +8,13 @@
  * alloc_inode() then destroys it with ->destroy_inode() and frees it at
  * once, without I_FREEING, without __destroy_inode() and after the side
  * table's inode_init_always_gfp() return probe ran.  The fentry program on
- * tmpfs's ->destroy_inode() asks for the addons of that inode there.
+ * tmpfs's ->destroy_inode() asks for the addons of that inode there, and of
+ * the inodes the test thread evicts (unlink), where destroy_inode() calls it
+ * after __destroy_inode().
  *
  * alloc_failed:  inode allocations this program failed
- * destroy_calls: shmem_destroy_inode() calls in the test thread
+ * destroy_calls: shmem_destroy_inode() calls in the test thread (failed
+ *                allocations and evictions)
  * created:       of those, calls where bpf_inode_addons_get() gave addons
  */
 #include "inode_addons.h"
