@@ -317,7 +317,7 @@ def layout_pairs(configs, which=STEP_PAIRS + REFERENCE_PAIRS):
 # tmpfs's writes never do (A/A <= 0.1 in every tmpfs write case), and the
 # two file systems' write paths are different code.  The report lists every
 # answer whose verdict the pooled groups would change (pooled_changes()).
-def group_of(case, pool_file_systems=False):
+def group_of(case, pool_file_systems):
     """Cases that share their code path, for the A/A tolerance, per file
     system (pooled over both with pool_file_systems, the rule before
     2026-12-02): the 1-byte read or write of one file (every mark setting),

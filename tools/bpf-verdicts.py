@@ -11,9 +11,10 @@ cells = {}
 written = {}  # flavor -> when its guest wrote the verdicts (UTC)
 for f in glob.glob(os.path.join(res, "*", "bpf-verdicts.tsv")):
     d = os.path.basename(os.path.dirname(f))
-    if not d.endswith("-" + variant) or d[: -len(variant) - 1] not in flavors:
+    dir_flavor = d[: -len(variant) - 1]
+    if not d.endswith("-" + variant) or dir_flavor not in flavors:
         continue
-    written[d[: -len(variant) - 1]] = time.strftime("%Y-%m-%d %H:%M", time.gmtime(os.path.getmtime(f)))
+    written[dir_flavor] = time.strftime("%Y-%m-%d %H:%M", time.gmtime(os.path.getmtime(f)))
     for line in open(f):
         prog, flavor, cell = line.rstrip("\n").split("\t", 2)
         cells[(prog, flavor)] = cell
