@@ -7,16 +7,12 @@ use crate::{
     ffi,
     inode::{FsnotifyState, Inode},
     recursion::Busy,
-    rhashtable::RhashEntry,
+    rhashtable::{impl_rhash_entry, RhashNode, RhashRcu},
     stats::STATS,
 };
-use core::{
-    mem::offset_of,
-    sync::atomic::{AtomicPtr, AtomicU32, Ordering},
-};
-use kernel::{bindings, ffi::c_void, new_spinlock, prelude::*, sync::SpinLock, types::Opaque};
-
-use ffi::SCRATCH_WORDS;
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use ffi::Scratch;
+use kernel::{ffi::c_void, new_spinlock, prelude::*, sync::SpinLock};
 
 /// `IA_F_HAS_MARKS`: the shadowed inode has fsnotify marks.
 pub(crate) const F_HAS_MARKS: u32 = 0x1;
@@ -47,25 +43,16 @@ pub(crate) struct InodeAddons {
     fsnotify_mask: AtomicU32,
     flags: AtomicU32,
     inode: usize,
-    node: Opaque<bindings::rhash_head>,
-    rcu: Opaque<bindings::callback_head>,
-    scratch: Opaque<[u64; SCRATCH_WORDS]>,
+    node: RhashNode,
+    rcu: RhashRcu,
+    scratch: Scratch,
 }
 
-// SAFETY: the C-side fields (`node`, `rcu`, `scratch`) are only touched by
-// the rhashtable, `call_rcu()` and BPF programs, which synchronise
-// themselves; the rest are atomics or immutable.
-unsafe impl Send for InodeAddons {}
-// SAFETY: see `Send`.
-unsafe impl Sync for InodeAddons {}
-
-// SAFETY: `node` is a `rhash_head`, `inode` a `usize` that never changes,
-// `rcu` a `callback_head`; none is used for anything else.
-unsafe impl RhashEntry for InodeAddons {
-    const HEAD_OFFSET: usize = offset_of!(InodeAddons, node);
-    const KEY_OFFSET: usize = offset_of!(InodeAddons, inode);
-    const RCU_OFFSET: usize = offset_of!(InodeAddons, rcu);
-}
+impl_rhash_entry!(InodeAddons {
+    node: node,
+    key: inode,
+    rcu: rcu,
+});
 
 impl InodeAddons {
     /// A new, empty addons object for `inode`.
@@ -93,9 +80,9 @@ impl InodeAddons {
             fsnotify_mask: AtomicU32::new(0),
             flags: AtomicU32::new(ia_flags),
             inode: inode.addr(),
-            node: Opaque::uninit(),
-            rcu: Opaque::uninit(),
-            scratch: Opaque::new([0; SCRATCH_WORDS]),
+            node: RhashNode::new(),
+            rcu: RhashRcu::new(),
+            scratch: Scratch::new(),
         }))
     }
 
@@ -106,7 +93,7 @@ impl InodeAddons {
 
     /// The BPF scratch area.
     pub(crate) fn scratch_ptr(&self) -> *mut u64 {
-        self.scratch.get().cast()
+        self.scratch.as_ptr()
     }
 }
 

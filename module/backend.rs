@@ -16,7 +16,7 @@ use crate::{
     rcu::RcuGuard,
 };
 use core::fmt;
-use kernel::{alloc::Flags, bindings, ffi::c_void, prelude::*, sync::Arc};
+use kernel::{ffi::c_void, prelude::*, sync::Arc};
 
 /// An addons object as the users of the backend see it.
 pub(crate) trait AddonsObject: Send + Sync {
@@ -47,8 +47,8 @@ pub(crate) enum AllocCtx {
 
 impl AllocCtx {
     /// Allocation flags for this context.
-    #[cfg_attr(ia_backend_embedded, allow(dead_code))]
-    pub(crate) fn gfp(self) -> Flags {
+    #[cfg(not(ia_backend_embedded))]
+    pub(crate) fn gfp(self) -> kernel::alloc::Flags {
         use kernel::alloc::flags::{__GFP_NOWARN, GFP_ATOMIC, GFP_KERNEL};
         match self {
             AllocCtx::Sleepable => GFP_KERNEL,
@@ -58,11 +58,13 @@ impl AllocCtx {
 
     /// The same flags as a raw `gfp_t`, for C (6.12's `kernel::alloc::Flags`
     /// has no public raw value).
-    #[cfg_attr(not(ia_backend_embedded), allow(dead_code))]
-    pub(crate) fn raw_gfp(self) -> bindings::gfp_t {
+    #[cfg(ia_backend_embedded)]
+    pub(crate) fn raw_gfp(self) -> kernel::bindings::gfp_t {
         match self {
-            AllocCtx::Sleepable => bindings::GFP_KERNEL,
-            AllocCtx::Atomic | AllocCtx::Bpf => bindings::GFP_ATOMIC | bindings::__GFP_NOWARN,
+            AllocCtx::Sleepable => kernel::bindings::GFP_KERNEL,
+            AllocCtx::Atomic | AllocCtx::Bpf => {
+                kernel::bindings::GFP_ATOMIC | kernel::bindings::__GFP_NOWARN
+            }
         }
     }
 }

@@ -11,15 +11,15 @@
 
 use crate::{
     backend::{AddonsObject, AllocCtx, Backend, BenchTarget},
-    ffi::SCRATCH_WORDS,
+    ffi::Scratch,
     inode::{FsnotifyState, Inode, KernelAddons, SynthInodes},
     rcu::RcuGuard,
     recursion,
-    rhashtable::{Insert, RhashEntry, RhashTable},
+    rhashtable::{impl_rhash_entry, Insert, RhashNode, RhashRcu, RhashTable},
     stats::STATS,
     vfs::FsTypes,
 };
-use core::{fmt, mem::offset_of, ptr::null_mut};
+use core::{fmt, ptr::null_mut};
 use kernel::{
     alloc::flags::GFP_KERNEL,
     bindings,
@@ -27,7 +27,6 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
-    types::Opaque,
 };
 
 impl AddonsObject for KernelAddons {
@@ -56,25 +55,16 @@ struct ScratchEntry {
     addons: usize,
     sb: usize,
     ino: u64,
-    node: Opaque<bindings::rhash_head>,
-    rcu: Opaque<bindings::callback_head>,
-    scratch: Opaque<[u64; SCRATCH_WORDS]>,
+    node: RhashNode,
+    rcu: RhashRcu,
+    scratch: Scratch,
 }
 
-// SAFETY: `scratch` is only written by BPF programs through the pointer the
-// kfunc returns (their business, as with any BPF map value); the rest is
-// immutable.
-unsafe impl Send for ScratchEntry {}
-// SAFETY: see `Send`.
-unsafe impl Sync for ScratchEntry {}
-
-// SAFETY: `node` is a `rhash_head`, `inode` a `usize` that never changes,
-// `rcu` a `callback_head`; none is used for anything else.
-unsafe impl RhashEntry for ScratchEntry {
-    const HEAD_OFFSET: usize = offset_of!(ScratchEntry, node);
-    const KEY_OFFSET: usize = offset_of!(ScratchEntry, inode);
-    const RCU_OFFSET: usize = offset_of!(ScratchEntry, rcu);
-}
+impl_rhash_entry!(ScratchEntry {
+    node: node,
+    key: inode,
+    rcu: rcu,
+});
 
 impl ScratchEntry {
     fn owner(inode: &Inode, addons: &KernelAddons) -> (usize, usize, u64) {
@@ -256,7 +246,7 @@ impl Backend for EmbeddedBackend {
         // period.
         if let Some(e) = self.scratch.lookup(inode.addr(), &guard) {
             if e.is_for(owner) {
-                return e.scratch.get().cast();
+                return e.scratch.as_ptr();
             }
             // A previous inode's: replace it.
             self.scratch.remove(e);
@@ -267,17 +257,17 @@ impl Backend for EmbeddedBackend {
                 addons: owner.0,
                 sb: owner.1,
                 ino: owner.2,
-                node: Opaque::uninit(),
-                rcu: Opaque::uninit(),
-                scratch: Opaque::new([0; SCRATCH_WORDS]),
+                node: RhashNode::new(),
+                rcu: RhashRcu::new(),
+                scratch: Scratch::new(),
             },
             kernel::alloc::flags::GFP_ATOMIC | kernel::alloc::flags::__GFP_NOWARN,
         ) else {
             return null_mut();
         };
         match self.scratch.insert(new, &guard) {
-            Ok(Insert::Inserted(e)) => e.scratch.get().cast(),
-            Ok(Insert::Exists(e, _mine)) if e.is_for(owner) => e.scratch.get().cast(),
+            Ok(Insert::Inserted(e)) => e.scratch.as_ptr(),
+            Ok(Insert::Exists(e, _mine)) if e.is_for(owner) => e.scratch.as_ptr(),
             _ => null_mut(),
         }
     }
@@ -340,7 +330,7 @@ impl BenchTarget for EmbeddedBench {
         for (i, inode) in inodes.iter().enumerate() {
             inodes.release_addons(inode, true);
             if i % crate::bench::CHUNK == 0 {
-                crate::bench::cond_resched();
+                crate::kthread::cond_resched();
             }
         }
     }

@@ -18,7 +18,7 @@ use crate::{
     backend::{AllocCtx, Backend, BenchTarget},
     fsnotify_probes::{FsnotifyProbes, ShadowTarget},
     inode::{Inode, SynthInodes},
-    kprobe::{Kprobe, KprobeHandler, Kretprobe, KretprobeHandler, Regs},
+    kprobe::{Entry, Kprobe, KprobeHandler, Kretprobe, KretprobeHandler, ProbedFn, Regs, Return},
     rcu::RcuGuard,
     recursion::{self, Busy},
     rhashtable::{Insert, RhashTable},
@@ -248,28 +248,37 @@ struct InitHandler {
     live: Arc<LiveTable>,
 }
 
+/// `int inode_init_always_gfp(struct super_block *sb, struct inode *inode,
+/// gfp_t gfp)`: its handlers use the inode's address only.
+struct InodeInitAlwaysGfp;
+
+impl ProbedFn for InodeInitAlwaysGfp {
+    const SYMBOL: &'static CStr = c_str!("inode_init_always_gfp");
+    const ARG: u32 = 1;
+    type Arg = Inode;
+}
+
 impl KretprobeHandler for InitHandler {
-    fn entry(&self, regs: &Regs) -> Option<usize> {
-        // int inode_init_always_gfp(struct super_block *sb,
-        //                           struct inode *inode, gfp_t gfp)
-        let addr = regs.arg(1);
+    type Probed = InodeInitAlwaysGfp;
+
+    fn entry(&self, call: &Entry<'_, InodeInitAlwaysGfp>) -> Option<usize> {
         // The inode memory was just allocated: whatever is registered at
         // this address belongs to a previous, freed inode.
-        if remove_entry(&self.live.table, addr) {
+        if remove_entry(&self.live.table, call.arg_addr()) {
             STATS.reuse_violations.inc();
             pr_warn!("addons of a freed inode found at inode allocation\n");
         }
-        Some(addr)
+        Some(0)
     }
 
-    fn ret(&self, regs: &Regs, addr: usize) {
-        if regs.ret() == 0 {
+    fn ret(&self, call: &Return<'_, InodeInitAlwaysGfp>, _data: usize) {
+        if call.value() == 0 {
             STATS.inode_inits.inc();
             return;
         }
         STATS.inode_init_failures.inc();
         // Freed without __destroy_inode(): nothing may stay behind.
-        if remove_entry(&self.live.table, addr) {
+        if remove_entry(&self.live.table, call.arg_addr()) {
             STATS.reuse_violations.inc();
         }
     }
@@ -285,11 +294,7 @@ impl Backend for TableBackend {
     fn new() -> Result<Arc<Self>> {
         InodeAddons::check_layout()?;
         let live = Arc::pin_init(LiveTable::new(), GFP_KERNEL)?;
-        let init_probe = Kretprobe::register(
-            c_str!("inode_init_always_gfp"),
-            INIT_MAXACTIVE,
-            InitHandler { live: live.clone() },
-        )?;
+        let init_probe = Kretprobe::register(INIT_MAXACTIVE, InitHandler { live: live.clone() })?;
         let destroy_probe = Kprobe::register(
             c_str!("__destroy_inode"),
             DestroyHandler { live: live.clone() },

@@ -45,7 +45,7 @@ const PHASE_NS: u64 = 200_000_000;
 const LOOKUP_OPS_MAX: u64 = 1 << 24;
 const CREATE_OPS_MAX: u64 = 1 << 17;
 
-pub(crate) use kthread::cond_resched;
+use kthread::cond_resched;
 
 fn now_ns() -> u64 {
     kernel::time::Ktime::ktime_get().to_ns() as u64

@@ -302,15 +302,9 @@ pub(crate) struct Census {
 
 impl Census {
     /// Creates the file.  Process context.
-    ///
-    /// # Safety
-    ///
-    /// The value is dropped only in the module's exit or on its init's
-    /// error path (as for [`debugfs::File::read_only`]).
-    pub(crate) unsafe fn register() -> Result<Self> {
+    pub(crate) fn register() -> Result<Self> {
         let types = CensusTypes(FsTypes::new()?);
-        // SAFETY: the file is dropped with `Self` (by the caller).
-        let file = unsafe { debugfs::File::read_only(c_str!("inode_census"), types) }?;
+        let file = debugfs::File::read_only(c_str!("inode_census"), types)?;
         Ok(Self { _file: file })
     }
 }

@@ -5,7 +5,8 @@
 //! commands, the bench result), the misc device and the kfuncs, whose
 //! bodies are in `c_entry.rs`.
 //!
-//! Each entry point borrows the published [`ModuleState`] for the call
+//! The debugfs files hold the [`ModuleState`] (an [`Arc`]); the misc
+//! device's ioctl and the kfuncs borrow the published state for the call
 //! only ([`with_state`]).
 
 use crate::{
@@ -25,7 +26,6 @@ use core::{
 use kernel::{
     alloc::flags::GFP_KERNEL,
     bindings, c_str,
-    error::to_result,
     ffi::c_void,
     new_mutex,
     page::PAGE_SIZE,
@@ -90,16 +90,16 @@ impl ModuleState {
     }
 }
 
-/// The module state the C entry points use, set while they are registered.
+/// The module state the C entry points (misc device, kfuncs) use, set
+/// while they are registered.
 ///
 /// # Invariants
 ///
-/// Non-NULL only while a [`Registration`] holds the pointee, which is alive
-/// then.  The entry points (debugfs files, misc device, kfuncs) are only
-/// reachable in that window: debugfs files are removed and the misc device
-/// deregistered before `STATE` is cleared, and open files and BPF programs
-/// hold a module reference, so the module cannot be unloading while they
-/// run.
+/// Non-NULL only while a [`Registration`] holds a reference to the
+/// pointee, which is alive then.  The entry points are only reachable in
+/// that window: the misc device is deregistered before `STATE` is cleared,
+/// and open files and BPF programs hold a module reference, so the module
+/// cannot be unloading while they run.
 static STATE: AtomicPtr<ModuleState> = AtomicPtr::new(null_mut());
 
 /// The entry points (debugfs files, misc device, kfuncs), registered for a
@@ -109,47 +109,46 @@ pub(crate) struct Registration {
     /// `None` once unregistered, or if debugfs could not make them.
     files: Option<DebugfsFiles>,
     /// `None` once unregistered.
-    state: Option<Pin<KBox<ModuleState>>>,
+    misc: Option<ffi::MiscDevice>,
+    /// `None` once unregistered.
+    state: Option<Arc<ModuleState>>,
 }
 
-/// `/sys/kernel/debug/inode_addons/` and its files.
+/// `/sys/kernel/debug/inode_addons/` and its files (each holds the
+/// directory and the state).
 struct DebugfsFiles {
-    // Fields drop in order: the files before their directory.
     _stats: debugfs::File<StateText>,
     _selfcheck: debugfs::File<StateText>,
     _bench: debugfs::File<StateText>,
     _control: debugfs::File<ControlCommands>,
-    _dir: debugfs::Dir,
 }
 
 impl DebugfsFiles {
-    /// Creates the directory and its files.  Process context; only from
-    /// [`Registration::new`], whose value is dropped in the module's exit or
-    /// on its init's error path (its contract).
-    fn create() -> Result<Self> {
+    /// Creates the directory and its files, which use `state`.  Process
+    /// context.
+    fn create(state: &Arc<ModuleState>) -> Result<Self> {
         let dir = debugfs::Dir::create(c_str!("inode_addons"))?;
-        // SAFETY: the file goes into `Self` with `dir`, which the fields
-        // drop last, and is dropped in the module's exit or init error path
-        // (see above).
-        let stats =
-            unsafe { debugfs::File::read_only_in(&dir, c_str!("stats"), StateText(write_stats)) }?;
-        // SAFETY: as for `stats`.
-        let selfcheck = unsafe {
-            debugfs::File::read_only_in(&dir, c_str!("selfcheck"), StateText(write_selfcheck))
-        }?;
-        // SAFETY: as for `stats`.
-        let bench = unsafe {
-            debugfs::File::read_only_in(&dir, c_str!("bench"), StateText(ModuleState::write_bench))
-        }?;
-        // SAFETY: as for `stats`.
-        let control =
-            unsafe { debugfs::File::write_only_in(&dir, c_str!("control"), ControlCommands) }?;
+        let text = |write| StateText {
+            state: state.clone(),
+            write,
+        };
         Ok(Self {
-            _stats: stats,
-            _selfcheck: selfcheck,
-            _bench: bench,
-            _control: control,
-            _dir: dir,
+            _stats: debugfs::File::read_only_in(&dir, c_str!("stats"), text(write_stats))?,
+            _selfcheck: debugfs::File::read_only_in(
+                &dir,
+                c_str!("selfcheck"),
+                text(write_selfcheck),
+            )?,
+            _bench: debugfs::File::read_only_in(
+                &dir,
+                c_str!("bench"),
+                text(ModuleState::write_bench),
+            )?,
+            _control: debugfs::File::write_only_in(
+                &dir,
+                c_str!("control"),
+                ControlCommands(state.clone()),
+            )?,
         })
     }
 }
@@ -160,9 +159,10 @@ impl Registration {
     /// # Safety
     ///
     /// The value is dropped (or unregistered) only in the module's exit or
-    /// on its init's error path: an open debugfs file may outlive the
-    /// removal of the file, not the module ([`debugfs::File`]).
-    pub(crate) unsafe fn new(state: Pin<KBox<ModuleState>>) -> Result<Self> {
+    /// on its init's error path: `misc_deregister()` does not wait for the
+    /// ioctls of files opened before it, which use the state; only the
+    /// module reference each open file holds keeps them from running then.
+    pub(crate) unsafe fn new(state: Arc<ModuleState>) -> Result<Self> {
         // The order matters on the init error path.  Whatever can fail comes
         // before the misc device: a file opened on it holds a module
         // reference, which a failed init does not wait for.  Kfunc sets
@@ -170,40 +170,38 @@ impl Registration {
         // no program can use them before the module is live
         // (`btf_try_get_module()` wants `BTF_MODULE_F_LIVE`), so they come
         // first, before the state is published.
-        // SAFETY: process context, no other precondition.
-        to_result(unsafe { ffi::ia_kfuncs_register() })?;
-        // INVARIANT (of `STATE`): the state is pinned in `Self`, which
+        ffi::register_kfuncs()?;
+        // INVARIANT (of `STATE`): `Self` holds a reference to the state and
         // clears `STATE` (after unregistering the entry points) before it
         // lets go of it.
         STATE.store(
-            &*state as *const ModuleState as *mut ModuleState,
+            core::ptr::from_ref::<ModuleState>(&state).cast_mut(),
             Ordering::Release,
         );
-        let mut reg = Self {
-            files: None,
-            state: Some(state),
+        let misc = match ffi::MiscDevice::register() {
+            Ok(misc) => misc,
+            Err(e) => {
+                STATE.store(null_mut(), Ordering::Release);
+                return Err(e);
+            }
         };
-        // SAFETY: process context, no other precondition; a failure leaves
-        // nothing registered.
-        if let Err(e) = to_result(unsafe { ffi::ia_misc_register() }) {
-            STATE.store(null_mut(), Ordering::Release);
-            // Not registered: nothing to undo in `drop`.
-            reg.state = None;
-            return Err(e);
-        }
         // debugfs failures are ignored, as the kernel's own users of
         // debugfs do: the module then runs without its files.  Nothing
         // after the misc device may fail the init (see above).
-        reg.files = DebugfsFiles::create()
+        let files = DebugfsFiles::create(&state)
             .inspect_err(|e| pr_warn!("no debugfs files: error {}\n", e.to_errno()))
             .ok();
-        Ok(reg)
+        Ok(Self {
+            files,
+            misc: Some(misc),
+            state: Some(state),
+        })
     }
 
     /// Unregisters the entry points and hands the state back (always
     /// `Some`: a registration holds its state until this).  Process
     /// context.
-    pub(crate) fn unregister(mut self) -> Option<Pin<KBox<ModuleState>>> {
+    pub(crate) fn unregister(mut self) -> Option<Arc<ModuleState>> {
         self.teardown();
         self.state.take()
     }
@@ -216,12 +214,12 @@ impl Registration {
         // Removal returns once no callback of the files runs, and none
         // starts after it.
         self.files = None;
-        // SAFETY: registered in `new`.  No file opens after it; an ioctl on
-        // a file opened before may still run, but each open file holds a
-        // module reference (`.owner`): this runs in the module's exit, when
-        // none is open (`new` registers the device after everything that
-        // can fail, so the init error path never gets here with it).
-        unsafe { ffi::ia_misc_deregister() };
+        // No file opens after it; an ioctl on a file opened before may
+        // still run, but each open file holds a module reference (`.owner`):
+        // this runs in the module's exit, when none is open (`new`'s
+        // contract; it registers the device after everything that can
+        // fail, so the init error path never gets here with it).
+        self.misc = None;
         STATE.store(null_mut(), Ordering::Release);
     }
 }
@@ -237,9 +235,9 @@ impl Drop for Registration {
 ///
 /// # Safety
 ///
-/// Only for the entry points (the debugfs files here, the functions of
-/// `c_entry.rs`), while they run: they are reachable only while the state
-/// is published (invariant of [`STATE`]).
+/// Only for the entry points (the functions of `c_entry.rs`), while they
+/// run: they are reachable only while the state is published (invariant
+/// of [`STATE`]).
 pub(crate) unsafe fn with_state<R>(f: impl FnOnce(&ModuleState) -> R) -> Option<R> {
     let p = STATE.load(Ordering::Acquire);
     // SAFETY: non-NULL means published, and the state stays alive until the
@@ -400,7 +398,10 @@ fn write_selfcheck(a: &ModuleState, w: &mut dyn Write) -> Result {
 }
 
 /// The text of a debugfs file in [`DebugfsFiles`], written from the state.
-struct StateText(fn(&ModuleState, &mut dyn Write) -> Result);
+struct StateText {
+    state: Arc<ModuleState>,
+    write: fn(&ModuleState, &mut dyn Write) -> Result,
+}
 
 impl SeqShow for StateText {
     type Open = ();
@@ -410,23 +411,18 @@ impl SeqShow for StateText {
     }
 
     fn show(&self, _open: &Self::Open, w: &mut SeqWriter<'_>) -> Result {
-        // SAFETY: a `show` of a file in `DebugfsFiles`, which a
-        // `Registration` removes before it clears `STATE`.
-        unsafe { with_state(|a| (self.0)(a, w)) }.unwrap_or(Err(ENODEV))
+        (self.write)(&self.state, w)
     }
 }
 
-/// The `control` file's commands (a unit type: the state is borrowed per
-/// call).
-struct ControlCommands;
+/// The `control` file's commands.
+struct ControlCommands(Arc<ModuleState>);
 
 impl Command for ControlCommands {
     const MAX_LEN: usize = 31;
 
     fn run(&self, cmd: &[u8]) -> Result {
-        // SAFETY: a `write` of a file in `DebugfsFiles`, which a
-        // `Registration` removes before it clears `STATE`.
-        unsafe { with_state(|a| control(a, cmd)) }.unwrap_or(Err(ENODEV))
+        control(&self.0, cmd)
     }
 }
 

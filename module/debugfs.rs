@@ -12,6 +12,8 @@
 use crate::ffi;
 use core::{
     fmt,
+    marker::PhantomData,
+    mem::MaybeUninit,
     ptr::{null_mut, NonNull},
 };
 use kernel::{
@@ -21,6 +23,7 @@ use kernel::{
     ffi::{c_char, c_int, c_void},
     prelude::*,
     str::CStr,
+    sync::Arc,
     uaccess::UserSlice,
 };
 
@@ -63,7 +66,9 @@ impl fmt::Write for SeqWriter<'_> {
 
 /// What a [`File`] shows when it is read.
 pub(crate) trait SeqShow: Send + Sync {
-    /// What an open file keeps from its opening to its release.
+    /// What an open file keeps from its opening to its release.  Dropped
+    /// in the release, which may come after the file was removed and its
+    /// `Self` freed: it must not refer to the `Self`.
     type Open: Send;
 
     /// Called when the file is opened, in the opener's context, with no
@@ -79,7 +84,8 @@ pub(crate) trait SeqShow: Send + Sync {
 /// What [`seq_file_open`] gives `single_open()` as the `seq_file`'s
 /// `private`, freed by [`seq_file_release`].
 struct Opened<T: SeqShow> {
-    /// The file's `T`, alive while the file exists (see [`File`]).
+    /// The file's `T`, alive until the file is removed (see [`File`]); the
+    /// release does not use it.
     data: NonNull<T>,
     open: T::Open,
 }
@@ -95,12 +101,13 @@ pub(crate) trait Command: Send + Sync {
 }
 
 /// A debugfs directory in the debugfs root; removed, with whatever is left
-/// in it, when dropped.
+/// in it, when dropped.  Its [`File`]s hold it in an [`Arc`], so it goes
+/// after them.
 ///
 /// # Invariants
 ///
-/// `dentry` is what `debugfs_create_dir()` returned (a directory, or an
-/// error pointer).
+/// `dentry` is what `debugfs_create_dir()` returned: a directory, or an
+/// error pointer in a value `create` drops without returning it.
 pub(crate) struct Dir {
     dentry: *mut c_void,
 }
@@ -114,7 +121,7 @@ unsafe impl Sync for Dir {}
 
 impl Dir {
     /// Creates `/sys/kernel/debug/<name>/`.  Process context.
-    pub(crate) fn create(name: &CStr) -> Result<Self> {
+    pub(crate) fn create(name: &CStr) -> Result<Arc<Self>> {
         // SAFETY: `name` is NUL-terminated; a NULL parent is the debugfs
         // root.
         let dentry = unsafe { ffi::debugfs_create_dir(name.as_char_ptr(), null_mut()) };
@@ -122,7 +129,7 @@ impl Dir {
         let dir = Self { dentry };
         // An error pointer: dropping `dir` removes nothing.
         from_err_ptr(dentry)?;
-        Ok(dir)
+        Ok(Arc::new(dir, GFP_KERNEL)?)
     }
 }
 
@@ -137,26 +144,32 @@ impl Drop for Dir {
 
 /// A debugfs file whose callbacks use a `T`: read-only with the text a
 /// [`SeqShow`] writes (`single_open()`), or write-only for a [`Command`].
-/// Removed when dropped.
+/// Removed when dropped; may be dropped while open.
 ///
-/// The debugfs proxy keeps the real `file_operations` of an open file until
-/// its `release`, which removal does not wait for: a file must not be
-/// dropped while it can be open.  Its constructors are `unsafe` for that.
+/// The debugfs proxy runs an open file's `open`, `read`, `write` and
+/// `llseek` between `debugfs_file_get()` and `debugfs_file_put()`:
+/// `debugfs_remove()` waits for those that run and fails those that start
+/// after it.  Only the `release` of a file still open runs after removal,
+/// and it uses neither the `T` nor anything the file's `drop` frees.  The
+/// `file_operations` it needs are a `'static` constant of this module
+/// ([`FileOps`]), and their `owner` keeps the module while the file is
+/// open (`fops_get()` in the proxy's `open`).
 ///
 /// # Invariants
 ///
-/// `dentry` is what `debugfs_create_file()` returned for `fops` and `data`
-/// (a file, or an error pointer); both come from `KBox::leak()` and are
-/// freed by `drop` after it has removed the file.  The file's parent
-/// directory outlives it.
+/// `dentry` is what `debugfs_create_file()` returned for
+/// `&FileOps::<T>::READ` or `WRITE` and `data` (a file, or an error
+/// pointer) in `parent` (`None`: the debugfs root), which the file keeps
+/// until it has removed itself; `data` comes from `KBox::leak()` and is
+/// freed by `drop` after it has removed the file.
 pub(crate) struct File<T> {
     dentry: *mut c_void,
-    fops: NonNull<bindings::file_operations>,
     data: NonNull<T>,
+    parent: Option<Arc<Dir>>,
 }
 
 // SAFETY: `dentry` is only used to remove the file, which may be done from
-// any task; `fops` and `data` are owned (`T: Send`).
+// any task; `data` is owned (`T: Send`).
 unsafe impl<T: Send> Send for File<T> {}
 // SAFETY: `&File` gives access to nothing; the file's callbacks share
 // `&T`, which is `Sync`.
@@ -165,56 +178,33 @@ unsafe impl<T: Sync> Sync for File<T> {}
 impl<T: SeqShow> File<T> {
     /// Creates `/sys/kernel/debug/<name>`, mode 0400, showing `data`.
     /// Process context.
-    ///
-    /// # Safety
-    ///
-    /// The file is dropped only when none of it can be open: in the
-    /// module's exit (an open file holds a module reference, taken for
-    /// `fops.owner`) or on its init's error path.
-    pub(crate) unsafe fn read_only(name: &CStr, data: T) -> Result<Self> {
-        // SAFETY: `read_fops` are `T`'s callbacks; the debugfs root is
-        // never removed; when the file is dropped, as the caller
-        // guarantees.
-        unsafe { Self::create(null_mut(), name, 0o400, read_fops::<T>(), data) }
+    pub(crate) fn read_only(name: &CStr, data: T) -> Result<Self> {
+        // SAFETY: the callbacks of `READ` are for a `T`.
+        unsafe { Self::create(None, name, 0o400, &FileOps::<T>::READ, data) }
     }
 
     /// As [`File::read_only`], in `dir`.
-    ///
-    /// # Safety
-    ///
-    /// As for [`File::read_only`], and the file is dropped before `dir`.
-    pub(crate) unsafe fn read_only_in(dir: &Dir, name: &CStr, data: T) -> Result<Self> {
-        // SAFETY: `read_fops` are `T`'s callbacks; `dir` outlives the file,
-        // which is dropped as the caller guarantees.
-        unsafe { Self::create(dir.dentry, name, 0o400, read_fops::<T>(), data) }
+    pub(crate) fn read_only_in(dir: &Arc<Dir>, name: &CStr, data: T) -> Result<Self> {
+        // SAFETY: the callbacks of `READ` are for a `T`.
+        unsafe { Self::create(Some(dir.clone()), name, 0o400, &FileOps::<T>::READ, data) }
     }
 }
 
 impl<T: Command> File<T> {
     /// Creates `<dir>/<name>`, mode 0200, running the commands written to
     /// it with `data`.  Process context.
-    ///
-    /// # Safety
-    ///
-    /// As for [`File::read_only_in`].
-    pub(crate) unsafe fn write_only_in(dir: &Dir, name: &CStr, data: T) -> Result<Self> {
-        let fops = bindings::file_operations {
-            owner: crate::THIS_MODULE.as_ptr(),
-            write: Some(command_write::<T>),
-            llseek: Some(bindings::noop_llseek),
-            // SAFETY: all-zero is a valid `file_operations` (no callback,
-            // no flag).
-            ..unsafe { core::mem::zeroed() }
-        };
-        // SAFETY: `fops` are `T`'s callbacks; `dir` outlives the file,
-        // which is dropped as the caller guarantees.
-        unsafe { Self::create(dir.dentry, name, 0o200, fops, data) }
+    pub(crate) fn write_only_in(dir: &Arc<Dir>, name: &CStr, data: T) -> Result<Self> {
+        // SAFETY: the callbacks of `WRITE` are for a `T`.
+        unsafe { Self::create(Some(dir.clone()), name, 0o200, &FileOps::<T>::WRITE, data) }
     }
 }
 
-/// The file operations of a read-only [`File`] showing a `T`.
-fn read_fops<T: SeqShow>() -> bindings::file_operations {
-    bindings::file_operations {
+/// The `file_operations` of the files using a `T`: constants, so
+/// `&FileOps::<T>::READ` is `'static`, like the module's code.
+struct FileOps<T>(PhantomData<T>);
+
+impl<T: SeqShow> FileOps<T> {
+    const READ: bindings::file_operations = bindings::file_operations {
         owner: crate::THIS_MODULE.as_ptr(),
         open: Some(seq_file_open::<T>),
         read: Some(bindings::seq_read),
@@ -222,34 +212,40 @@ fn read_fops<T: SeqShow>() -> bindings::file_operations {
         release: Some(seq_file_release::<T>),
         // SAFETY: all-zero is a valid `file_operations` (no callback, no
         // flag).
-        ..unsafe { core::mem::zeroed() }
-    }
+        ..unsafe { MaybeUninit::zeroed().assume_init() }
+    };
+}
+
+impl<T: Command> FileOps<T> {
+    const WRITE: bindings::file_operations = bindings::file_operations {
+        owner: crate::THIS_MODULE.as_ptr(),
+        write: Some(command_write::<T>),
+        llseek: Some(bindings::noop_llseek),
+        // SAFETY: all-zero is a valid `file_operations` (no callback, no
+        // flag).
+        ..unsafe { MaybeUninit::zeroed().assume_init() }
+    };
 }
 
 impl<T> File<T> {
-    /// Creates the file `name` in `dir` (NULL: the debugfs root) with
+    /// Creates the file `name` in `parent` (`None`: the debugfs root) with
     /// `mode`, `fops` and `data`.  Process context.
     ///
     /// # Safety
     ///
-    /// `fops` are callbacks for a `T` in `inode->i_private`, with
-    /// `THIS_MODULE` as their owner; `dir` is NULL (the debugfs root) or a
-    /// directory that outlives the file; the file is dropped only when
-    /// none of it can be open.
+    /// `fops` are [`FileOps`]'s callbacks for a `T` in `inode->i_private`.
     unsafe fn create(
-        dir: *mut c_void,
+        parent: Option<Arc<Dir>>,
         name: &CStr,
         mode: bindings::umode_t,
-        fops: bindings::file_operations,
+        fops: &'static bindings::file_operations,
         data: T,
     ) -> Result<Self> {
-        let data = KBox::new(data, GFP_KERNEL)?;
-        let fops = KBox::new(fops, GFP_KERNEL)?;
-        // INVARIANT (with the `dentry` below): both leaked boxes.
-        let data = NonNull::from(KBox::leak(data));
-        let fops = NonNull::from(KBox::leak(fops));
-        // SAFETY: `name` is NUL-terminated; `dir` is valid (by the
-        // caller); `fops` and `data` stay allocated until `drop` has
+        // INVARIANT (with the `dentry` below): a leaked box.
+        let data = NonNull::from(KBox::leak(KBox::new(data, GFP_KERNEL)?));
+        let dir = parent.as_ref().map_or(null_mut(), |d| d.dentry);
+        // SAFETY: `name` is NUL-terminated; `dir` is NULL (the root) or a
+        // directory (`Dir`'s invariant), kept by the file; `fops` are static and `data` stays allocated until `drop` has
         // removed the file (the callbacks rely on that).
         let dentry = unsafe {
             ffi::debugfs_create_file(
@@ -257,13 +253,17 @@ impl<T> File<T> {
                 mode,
                 dir,
                 data.as_ptr().cast(),
-                fops.as_ptr().cast_const().cast(),
+                core::ptr::from_ref(fops).cast(),
             )
         };
         // INVARIANT: the file (or error pointer) for `fops` and `data`, in
-        // a directory that outlives it (by the caller).
-        let file = Self { dentry, fops, data };
-        // An error pointer: dropping `file` removes nothing and frees both.
+        // `parent`.
+        let file = Self {
+            dentry,
+            data,
+            parent,
+        };
+        // An error pointer: dropping `file` removes nothing and frees `data`.
         from_err_ptr(dentry)?;
         Ok(file)
     }
@@ -272,15 +272,16 @@ impl<T> File<T> {
 impl<T> Drop for File<T> {
     fn drop(&mut self) {
         // SAFETY: the file `create` made, or an error pointer, which
-        // `debugfs_remove()` ignores (type invariant).  It returns once no
-        // callback of the file runs, and none but the `release` of an open
-        // file runs after it; none is open (`create`'s contract).
+        // `debugfs_remove()` ignores; its directory is still there, kept in
+        // `parent` (type invariant).  It returns once no callback of the
+        // file that uses `data` runs, and none starts after it (see the
+        // type).
         unsafe { ffi::debugfs_remove(self.dentry) };
         // SAFETY: from `KBox::leak()` in `create` (type invariant); no
-        // callback is left to use them (above).
-        drop(unsafe { KBox::from_raw(self.fops.as_ptr()) });
-        // SAFETY: as for `fops`.
+        // callback is left to use it (above).
         drop(unsafe { KBox::from_raw(self.data.as_ptr()) });
+        // Only now may the directory go.
+        self.parent = None;
     }
 }
 
@@ -288,10 +289,9 @@ impl<T> Drop for File<T> {
 ///
 /// # Safety
 ///
-/// Called by the VFS for a file [`File::read_only`] made: `inode->i_private`
-/// is its `T`, alive until the file is removed, and no callback of the file
-/// runs after its removal except `release` (the debugfs proxy), before
-/// which the file is not dropped (`File::create`'s contract).
+/// Called by the VFS, through the debugfs proxy, for a file
+/// [`File::read_only`] made: `inode->i_private` is its `T`, alive until the
+/// file is removed, which waits for this call (see [`File`]).
 unsafe extern "C" fn seq_file_open<T: SeqShow>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
@@ -328,16 +328,16 @@ unsafe extern "C" fn seq_file_open<T: SeqShow>(
 ///
 /// # Safety
 ///
-/// Called by `seq_read()` for a file opened by [`seq_file_open`]: `private`
-/// is its [`Opened`], alive until [`seq_file_release`], and `m` is this
-/// call's.
+/// Called by `seq_read()` or `seq_lseek()`, through the debugfs proxy, for
+/// a file opened by [`seq_file_open`]: `private` is its [`Opened`], alive
+/// until [`seq_file_release`], and `m` is this call's.
 unsafe extern "C" fn seq_file_show<T: SeqShow>(
     m: *mut bindings::seq_file,
     _v: *mut c_void,
 ) -> c_int {
     // SAFETY: `private` is an `Opened<T>` (by the caller), only ever shared
-    // until the release; its `data` is alive while the file exists (see
-    // `seq_file_open`).
+    // until the release; its `data` is alive until the file is removed,
+    // which waits for the `read` (or `llseek`) running this (see `File`).
     let (data, open) = unsafe {
         let o = &*(*m).private.cast::<Opened<T>>();
         (o.data.as_ref(), &o.open)

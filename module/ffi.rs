@@ -18,6 +18,31 @@ use kernel::types::{AsBytes, FromBytes};
 /// Words of BPF scratch space per inode (`IA_SCRATCH_WORDS`).
 pub(crate) const SCRATCH_WORDS: usize = 4;
 
+/// A BPF scratch area (`u64 ia_scratch[IA_SCRATCH_WORDS]`), zeroed when
+/// made: memory only BPF programs use, through the pointer the scratch
+/// kfunc returns; Rust neither reads nor writes it.
+#[repr(transparent)]
+pub(crate) struct Scratch(kernel::types::Opaque<[u64; SCRATCH_WORDS]>);
+
+// SAFETY: Rust code never accesses the contents (no accessor but the
+// pointer); BPF programs' accesses to it are theirs to order, as with any
+// map value.
+unsafe impl Send for Scratch {}
+// SAFETY: see `Send`.
+unsafe impl Sync for Scratch {}
+
+impl Scratch {
+    /// A zeroed area.
+    pub(crate) const fn new() -> Self {
+        Self(kernel::types::Opaque::new([0; SCRATCH_WORDS]))
+    }
+
+    /// The area, for the BPF program that called the kfunc.
+    pub(crate) fn as_ptr(&self) -> *mut u64 {
+        self.0.get().cast()
+    }
+}
+
 /// `struct ia_kprobe` (opaque; `ia_kprobe_size` bytes).
 #[cfg(not(ia_backend_embedded))]
 #[repr(C)]
@@ -171,7 +196,7 @@ pub(crate) type KretEntryFn = unsafe extern "C" fn(
 ) -> bool;
 #[cfg(not(ia_backend_embedded))]
 pub(crate) type KretRetFn =
-    unsafe extern "C" fn(ctx: *const c_void, regs: *mut bindings::pt_regs, data: c_ulong);
+    unsafe extern "C" fn(ctx: *const c_void, regs: *mut bindings::pt_regs, data: *const c_ulong);
 
 // `struct inode` embeds types bindgen leaves empty; only pointers to it
 // cross the boundary, so its FFI-safety by value does not matter.
@@ -205,7 +230,7 @@ extern "C" {
     pub(crate) fn ia_rcu_read_lock();
     pub(crate) fn ia_rcu_read_unlock();
     pub(crate) fn ia_in_task() -> bool;
-    #[cfg_attr(ia_backend_embedded, allow(dead_code))]
+    #[cfg(not(ia_backend_embedded))]
     pub(crate) fn ia_irqs_disabled() -> bool;
     pub(crate) fn ia_cond_resched();
     pub(crate) fn ia_fatal_signal_pending() -> bool;
@@ -242,6 +267,7 @@ extern "C" {
         ret: Option<KretRetFn>,
         ctx: *const c_void,
         maxactive: c_int,
+        data_size: usize,
     ) -> c_int;
     pub(crate) fn ia_kretprobe_unregister(p: *mut IaKretprobe);
     pub(crate) fn ia_kretprobe_nmissed(p: *mut IaKretprobe) -> c_int;
@@ -264,6 +290,11 @@ extern "C" {
         free_fn: Option<unsafe extern "C" fn(ptr: *mut c_void, arg: *mut c_void)>,
         arg: *mut c_void,
     );
+}
+
+// The walk (`RhashTable::for_each`), which only the side table uses.
+#[cfg(not(ia_backend_embedded))]
+extern "C" {
     pub(crate) fn rhashtable_walk_enter(
         ht: *mut bindings::rhashtable,
         iter: *mut bindings::rhashtable_iter,
@@ -334,4 +365,58 @@ pub(crate) fn mem_available_pages() -> usize {
     // SAFETY: no precondition; it reads global counters.
     let pages = unsafe { bindings::si_mem_available() };
     pages.max(0) as usize
+}
+
+/// Registers the kfuncs (`ia_kfunc_set` in `ia_glue.c`) for tracing
+/// programs.  There is no unregistration: the set goes with the module's
+/// BTF.  Programs can use the kfuncs once the module is live
+/// (`btf_try_get_module()` wants `BTF_MODULE_F_LIVE`).  Process context.
+pub(crate) fn register_kfuncs() -> kernel::error::Result {
+    // SAFETY: process context, no other precondition.
+    kernel::error::to_result(unsafe { ia_kfuncs_register() })
+}
+
+/// The misc device `/dev/inode_addons` (`ia_miscdev` in `ia_glue.c`),
+/// registered until dropped.  Its ioctl calls `ia_rust_ioctl()`.
+///
+/// Dropping it stops new opens but does not wait for the ioctls of files
+/// opened before; each open file holds a module reference.
+///
+/// # Invariants
+///
+/// `ia_miscdev` is registered while a `MiscDevice` exists, and only one
+/// exists at a time (`MISC_REGISTERED`).
+pub(crate) struct MiscDevice(());
+
+/// Set while a [`MiscDevice`] exists: `ia_miscdev` is one static object,
+/// which `misc_register()` must not get twice.
+static MISC_REGISTERED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+impl MiscDevice {
+    /// Registers the device; `EBUSY` if it is registered.  Process
+    /// context.
+    pub(crate) fn register() -> kernel::error::Result<Self> {
+        use core::sync::atomic::Ordering::{Acquire, Release};
+        if MISC_REGISTERED
+            .compare_exchange(false, true, Acquire, Acquire)
+            .is_err()
+        {
+            return Err(kernel::error::code::EBUSY);
+        }
+        // SAFETY: process context; not registered (`MISC_REGISTERED`).
+        if let Err(e) = kernel::error::to_result(unsafe { ia_misc_register() }) {
+            MISC_REGISTERED.store(false, Release);
+            return Err(e);
+        }
+        // INVARIANT: registered, and the only one.
+        Ok(Self(()))
+    }
+}
+
+impl Drop for MiscDevice {
+    fn drop(&mut self) {
+        // SAFETY: registered (type invariant); process context.
+        unsafe { ia_misc_deregister() };
+        MISC_REGISTERED.store(false, core::sync::atomic::Ordering::Release);
+    }
 }

@@ -18,11 +18,13 @@
 //! are serialised, see `InodeAddons::sync_shadow`).
 
 use crate::{
-    ffi,
-    inode::{connector_inode, mark_inode, Inode},
-    kprobe::{Kretprobe, KretprobeHandler, Regs},
+    inode::{
+        fsnotify_fns::{AddMarkLocked, PutMark, RecalcMask},
+        Inode,
+    },
+    kprobe::{Entry, Kretprobe, KretprobeHandler, Return},
 };
-use kernel::{c_str, prelude::*, sync::Arc};
+use kernel::{prelude::*, sync::Arc};
 
 /// What the probes need from the backend that owns them.
 pub(crate) trait ShadowTarget: Send + Sync {
@@ -50,22 +52,17 @@ struct AttachHandler<T: ShadowTarget> {
 }
 
 impl<T: ShadowTarget> KretprobeHandler for AttachHandler<T> {
-    fn entry(&self, regs: &Regs) -> Option<usize> {
-        // int fsnotify_add_mark_locked(struct fsnotify_mark *mark, void *obj,
-        //                              unsigned int obj_type, int add_flags)
-        Some(regs.arg(0))
+    type Probed = AddMarkLocked;
+
+    fn entry(&self, _call: &Entry<'_, AddMarkLocked>) -> Option<usize> {
+        Some(0)
     }
 
-    fn ret(&self, regs: &Regs, mark: usize) {
-        if regs.ret() != 0 {
+    fn ret(&self, call: &Return<'_, AddMarkLocked>, _data: usize) {
+        if call.value() != 0 {
             return;
         }
-        // SAFETY: the caller holds the group's mark_mutex and a reference to
-        // the just attached mark, so `mark` and its connector are valid, and
-        // the connector keeps its inode allocated until the function
-        // returns, which is after this handler: the borrow ends with it.
-        let inode = unsafe { Inode::from_raw(mark_inode(mark as *mut ffi::FsnotifyMark)) };
-        if let Some(inode) = inode {
+        if let Some(inode) = call.arg().and_then(|mark| mark.inode()) {
             self.target.attach(inode);
         }
     }
@@ -76,20 +73,14 @@ struct RecalcHandler<T: ShadowTarget> {
 }
 
 impl<T: ShadowTarget> KretprobeHandler for RecalcHandler<T> {
-    fn entry(&self, regs: &Regs) -> Option<usize> {
-        // void fsnotify_recalc_mask(struct fsnotify_mark_connector *conn)
-        // SAFETY: the caller keeps `conn` and its object alive for the call
-        // (see the function's comment in fs/notify/mark.c).
-        let inode = unsafe { connector_inode(regs.arg(0) as *mut _) };
-        (!inode.is_null()).then_some(inode as usize)
+    type Probed = RecalcMask;
+
+    fn entry(&self, _call: &Entry<'_, RecalcMask>) -> Option<usize> {
+        Some(0)
     }
 
-    fn ret(&self, _regs: &Regs, inode: usize) {
-        // SAFETY: the connector `fsnotify_recalc_mask()` got keeps its inode
-        // allocated until the function returns, which is after this handler:
-        // the borrow ends with it.
-        let inode = unsafe { Inode::from_raw(inode as *mut _) };
-        if let Some(inode) = inode {
+    fn ret(&self, call: &Return<'_, RecalcMask>, _data: usize) {
+        if let Some(inode) = call.arg().and_then(|conn| conn.inode()) {
             self.target.attach(inode);
         }
     }
@@ -100,16 +91,13 @@ struct DetachHandler<T: ShadowTarget> {
 }
 
 impl<T: ShadowTarget> KretprobeHandler for DetachHandler<T> {
-    fn entry(&self, regs: &Regs) -> Option<usize> {
-        // void fsnotify_put_mark(struct fsnotify_mark *mark)
-        // SAFETY: the caller owns a reference to `mark`; while it is not
-        // dropped the mark stays on its connector's list, so the connector
-        // is attached and its object allocated.
-        let inode = unsafe { mark_inode(regs.arg(0) as *mut ffi::FsnotifyMark) };
-        (!inode.is_null()).then_some(inode as usize)
+    type Probed = PutMark;
+
+    fn entry(&self, call: &Entry<'_, PutMark>) -> Option<usize> {
+        call.arg().and_then(|mark| mark.inode()).map(Inode::addr)
     }
 
-    fn ret(&self, _regs: &Regs, addr: usize) {
+    fn ret(&self, _call: &Return<'_, PutMark>, addr: usize) {
         // The inode may have been freed since the entry handler (the put may
         // drop the last inode reference): only an address.
         self.target.refresh(addr);
@@ -121,21 +109,9 @@ impl<T: ShadowTarget> FsnotifyProbes<T> {
     pub(crate) fn new(target: &Arc<T>) -> Result<Self> {
         let target = || target.clone();
         Ok(Self {
-            add_mark: Kretprobe::register(
-                c_str!("fsnotify_add_mark_locked"),
-                MAXACTIVE,
-                AttachHandler { target: target() },
-            )?,
-            recalc: Kretprobe::register(
-                c_str!("fsnotify_recalc_mask"),
-                MAXACTIVE,
-                RecalcHandler { target: target() },
-            )?,
-            put_mark: Kretprobe::register(
-                c_str!("fsnotify_put_mark"),
-                MAXACTIVE,
-                DetachHandler { target: target() },
-            )?,
+            add_mark: Kretprobe::register(MAXACTIVE, AttachHandler { target: target() })?,
+            recalc: Kretprobe::register(MAXACTIVE, RecalcHandler { target: target() })?,
+            put_mark: Kretprobe::register(MAXACTIVE, DetachHandler { target: target() })?,
         })
     }
 

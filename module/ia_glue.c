@@ -176,18 +176,18 @@ static int ia_kret_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct ia_kretprobe *p =
 		container_of(get_kretprobe(ri), struct ia_kretprobe, rp);
 
-	p->ret(p->ctx, regs, *(unsigned long *)ri->data);
+	p->ret(p->ctx, regs, (const unsigned long *)ri->data);
 	return 0;
 }
 
 int ia_kretprobe_register(struct ia_kretprobe *p, const char *symbol,
 			  ia_kret_entry_fn entry, ia_kret_ret_fn ret,
-			  const void *ctx, int maxactive)
+			  const void *ctx, int maxactive, size_t data_size)
 {
 	*p = (struct ia_kretprobe){ .rp.kp.symbol_name = symbol,
 				    .rp.entry_handler = ia_kret_entry,
 				    .rp.handler = ia_kret_ret,
-				    .rp.data_size = sizeof(unsigned long),
+				    .rp.data_size = data_size,
 				    .rp.maxactive = maxactive,
 				    .entry = entry, .ret = ret, .ctx = ctx };
 	return register_kretprobe(&p->rp);

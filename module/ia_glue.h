@@ -134,7 +134,7 @@ typedef void (*ia_kprobe_fn)(const void *ctx, struct pt_regs *regs);
 typedef bool (*ia_kret_entry_fn)(const void *ctx, struct pt_regs *regs,
 				 unsigned long *data);
 typedef void (*ia_kret_ret_fn)(const void *ctx, struct pt_regs *regs,
-			       unsigned long data);
+			       const unsigned long *data);
 extern const size_t ia_kprobe_size;
 extern const size_t ia_kretprobe_size;
 int ia_kprobe_register(struct ia_kprobe *p, const char *symbol,
@@ -142,7 +142,7 @@ int ia_kprobe_register(struct ia_kprobe *p, const char *symbol,
 void ia_kprobe_unregister(struct ia_kprobe *p);
 int ia_kretprobe_register(struct ia_kretprobe *p, const char *symbol,
 			  ia_kret_entry_fn entry, ia_kret_ret_fn ret,
-			  const void *ctx, int maxactive);
+			  const void *ctx, int maxactive, size_t data_size);
 void ia_kretprobe_unregister(struct ia_kretprobe *p);
 int ia_kretprobe_nmissed(struct ia_kretprobe *p);
 unsigned long ia_regs_arg(struct pt_regs *regs, unsigned int n);

@@ -165,7 +165,7 @@ impl Inode {
 
     /// Whether the inode is being torn down (`I_FREEING`, `I_WILL_FREE`),
     /// read now without `i_lock`.
-    #[cfg_attr(not(ia_backend_embedded), allow(dead_code))]
+    #[cfg(ia_backend_embedded)]
     pub(crate) fn is_freeing(&self) -> bool {
         // SAFETY: the inode is allocated (type invariant); a racy read of a
         // word, as `READ_ONCE()`.
@@ -225,7 +225,7 @@ impl Inode {
 
     /// The address of the inode's super block (an identity, never
     /// dereferenced).
-    #[cfg_attr(not(ia_backend_embedded), allow(dead_code))]
+    #[cfg(ia_backend_embedded)]
     pub(crate) fn sb_addr(&self) -> usize {
         // SAFETY: the inode is allocated (type invariant); `i_sb` does not
         // change once the inode is set up.
@@ -317,48 +317,140 @@ impl SynthInodes {
     }
 
     /// Every synthetic inode, borrowed from the array.
-    #[cfg_attr(not(ia_backend_embedded), allow(dead_code))]
+    #[cfg(ia_backend_embedded)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Inode> + '_ {
         (0..self.inodes.len()).map(|i| self.get(i))
     }
 }
 
-/// The inode the fsnotify mark connector `conn` is attached to; NULL if
-/// `conn` is NULL or attached to another kind of object.
+/// A `struct fsnotify_mark`, only ever borrowed.
 ///
-/// # Safety
+/// # Invariants
 ///
-/// `conn` is NULL or a connector kept allocated for the call.
+/// For all of `'a`, a `&'a FsnotifyMark` points to an allocated mark whose
+/// connector, whenever the mark has one, stays allocated and attached to
+/// its object, and that object allocated.
 #[cfg(not(ia_backend_embedded))]
-pub(crate) unsafe fn connector_inode(
-    conn: *mut bindings::fsnotify_mark_connector,
-) -> *mut bindings::inode {
-    if conn.is_null() {
-        return core::ptr::null_mut();
+#[repr(transparent)]
+pub(crate) struct FsnotifyMark(Opaque<ffi::FsnotifyMark>);
+
+#[cfg(not(ia_backend_embedded))]
+impl FsnotifyMark {
+    /// The inode the mark is attached to, if it is attached to one.
+    pub(crate) fn inode(&self) -> Option<&Inode> {
+        // SAFETY: an allocated mark (type invariant); `connector` is read
+        // with `READ_ONCE()`.
+        let conn = unsafe { ffi::ia_mark_connector(self.0.get()) };
+        // SAFETY: NULL or the mark's connector, allocated and attached for
+        // the borrow of `self`, and its object too (type invariant).
+        unsafe { MarkConnector::from_raw(conn) }?.inode()
     }
-    // SAFETY: a live connector (by the caller); its type, then its object
-    // below, are read with `READ_ONCE()`.
-    let ty = unsafe { ffi::ia_conn_type(conn) };
-    // SAFETY: constant data.
-    if ty != unsafe { ffi::ia_fsnotify_obj_type_inode } {
-        return core::ptr::null_mut();
-    }
-    // SAFETY: as for the type.
-    unsafe { ffi::ia_conn_obj(conn) }.cast()
 }
 
-/// The inode the fsnotify mark `mark` is attached to, through its
-/// connector; NULL if it has none or it is not an inode's.
+/// A `struct fsnotify_mark_connector`, only ever borrowed.
 ///
-/// # Safety
+/// # Invariants
 ///
-/// `mark` is a mark kept allocated for the call, and so is its connector
-/// if it has one (a reference to the mark keeps it on the connector).
+/// For all of `'a`, a `&'a MarkConnector` points to an allocated connector
+/// whose object, while it is attached to one, stays allocated.
 #[cfg(not(ia_backend_embedded))]
-pub(crate) unsafe fn mark_inode(mark: *mut ffi::FsnotifyMark) -> *mut bindings::inode {
-    // SAFETY: a live mark (by the caller); `connector` read with
-    // `READ_ONCE()`, live if set (by the caller).
-    unsafe { connector_inode(ffi::ia_mark_connector(mark)) }
+#[repr(transparent)]
+pub(crate) struct MarkConnector(Opaque<bindings::fsnotify_mark_connector>);
+
+#[cfg(not(ia_backend_embedded))]
+impl MarkConnector {
+    /// Borrows the connector at `ptr` for `'a`; `None` if `ptr` is NULL.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is NULL or a connector that meets the type's invariants for
+    /// `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::fsnotify_mark_connector) -> Option<&'a Self> {
+        // SAFETY: a transparent wrapper; valid for `'a` (by the caller).
+        NonNull::new(ptr).map(|p| unsafe { &*p.as_ptr().cast::<Self>() })
+    }
+
+    /// The inode the connector is attached to, if it is attached to one.
+    pub(crate) fn inode(&self) -> Option<&Inode> {
+        let conn = self.0.get();
+        // SAFETY: an allocated connector (type invariant); its type, then
+        // its object below, are read with `READ_ONCE()`.
+        let ty = unsafe { ffi::ia_conn_type(conn) };
+        // SAFETY: constant data.
+        if ty != unsafe { ffi::ia_fsnotify_obj_type_inode } {
+            return None;
+        }
+        // SAFETY: as for the type.  A detach since sets the object NULL;
+        // an inode object read before it stays allocated for the borrow
+        // of `self` (type invariant).
+        unsafe { Inode::from_raw(ffi::ia_conn_obj(conn).cast()) }
+    }
+}
+
+/// The fsnotify functions the side table's shadow probes
+/// (`fsnotify_probes.rs`), with what their callers guarantee about their
+/// first argument: the contracts that let a probe borrow it.
+#[cfg(not(ia_backend_embedded))]
+pub(crate) mod fsnotify_fns {
+    use super::{FsnotifyMark, MarkConnector};
+    use crate::kprobe::{ArgAtEntry, ArgUntilReturn, ProbedFn};
+    use kernel::{c_str, str::CStr};
+
+    /// `int fsnotify_add_mark_locked(struct fsnotify_mark *mark, void *obj,
+    /// unsigned int obj_type, int add_flags)`: attaches `mark` to `obj`.
+    pub(crate) struct AddMarkLocked;
+
+    impl ProbedFn for AddMarkLocked {
+        const SYMBOL: &'static CStr = c_str!("fsnotify_add_mark_locked");
+        const ARG: u32 = 0;
+        type Arg = FsnotifyMark;
+    }
+
+    // SAFETY: the caller holds a reference to `mark` and the group's
+    // `mark_mutex` for the call, and a reference to the object (an inotify
+    // or fanotify path).  Before the attach the mark has no connector;
+    // after it, the mark is on the connector's list, so the connector
+    // stays attached (it goes only with its last mark, which cannot be
+    // detached without `mark_mutex`), and the object stays allocated (its
+    // marks are destroyed under `mark_mutex` before it is freed).
+    unsafe impl ArgAtEntry for AddMarkLocked {}
+    // SAFETY: as for `ArgAtEntry`, until the function returns.
+    unsafe impl ArgUntilReturn for AddMarkLocked {}
+
+    /// `void fsnotify_recalc_mask(struct fsnotify_mark_connector *conn)`:
+    /// recomputes the mask of `conn`'s object.
+    pub(crate) struct RecalcMask;
+
+    impl ProbedFn for RecalcMask {
+        const SYMBOL: &'static CStr = c_str!("fsnotify_recalc_mask");
+        const ARG: u32 = 0;
+        type Arg = MarkConnector;
+    }
+
+    // SAFETY: "The caller must make sure connector and connector->obj
+    // cannot disappear under us" (the function's comment in
+    // fs/notify/mark.c), for the call.
+    unsafe impl ArgAtEntry for RecalcMask {}
+    // SAFETY: as for `ArgAtEntry`, until the function returns.
+    unsafe impl ArgUntilReturn for RecalcMask {}
+
+    /// `void fsnotify_put_mark(struct fsnotify_mark *mark)`: drops a
+    /// reference to `mark`; the last one detaches it, and possibly its
+    /// connector, and frees it.  Not [`ArgUntilReturn`].
+    pub(crate) struct PutMark;
+
+    impl ProbedFn for PutMark {
+        const SYMBOL: &'static CStr = c_str!("fsnotify_put_mark");
+        const ARG: u32 = 0;
+        type Arg = FsnotifyMark;
+    }
+
+    // SAFETY: at the entry, the caller owns the reference it is dropping:
+    // the mark is allocated and, while attached, on its connector's list,
+    // so the connector is attached and its object allocated ("having mark
+    // reference is enough to protect mark->connector pointer and to make
+    // sure fsnotify_mark_connector cannot disappear", fs/notify/mark.c).
+    unsafe impl ArgAtEntry for PutMark {}
 }
 
 /// The kernel's `struct inode_addons` (kernels with the series), seen

@@ -40,7 +40,7 @@ mod vfs;
 use active::ActiveBackend;
 use backend::Backend;
 use control::{ModuleState, Registration};
-use kernel::alloc::flags::GFP_KERNEL;
+use kernel::{alloc::flags::GFP_KERNEL, sync::Arc};
 use stats::STATS;
 
 module! {
@@ -65,7 +65,7 @@ fn start() -> Result<Registration> {
     ffi::IaQuery::check_layout()?;
     ffi::check_scratch_words()?;
     let backend = ActiveBackend::new()?;
-    let state = KBox::pin_init(ModuleState::new(backend), GFP_KERNEL)?;
+    let state = Arc::pin_init(ModuleState::new(backend), GFP_KERNEL)?;
     // SAFETY: the registration goes into the module object, dropped in its
     // exit, or is dropped on the init error path.
     unsafe { Registration::new(state) }
@@ -80,8 +80,7 @@ impl kernel::Module for InodeAddonsModule {
                     ActiveBackend::NAME,
                     ActiveBackend::OBJECT_SIZE
                 );
-                // SAFETY: kept in the module object, dropped in its exit.
-                let census = unsafe { census::Census::register() }.ok();
+                let census = census::Census::register().ok();
                 Ok(Self {
                     registration: Some(registration),
                     _census: census,

@@ -10,6 +10,7 @@
 //! section): no sleeping, `GFP_ATOMIC` allocations only.
 
 use crate::ffi;
+use core::{marker::PhantomData, mem::size_of};
 use kernel::{
     alloc::flags::GFP_KERNEL,
     bindings,
@@ -128,21 +129,103 @@ impl<T: KprobeHandler> Drop for Kprobe<T> {
     }
 }
 
+/// A kernel function a [`Kretprobe`] probes.
+pub(crate) trait ProbedFn: 'static {
+    /// Its name.
+    const SYMBOL: &'static CStr;
+    /// The argument (0: the first) whose value the handlers get at entry
+    /// and, saved, at return: [`Entry::arg_addr`], [`Return::arg_addr`].
+    const ARG: u32;
+    /// What argument `ARG` points to.
+    type Arg;
+}
+
+/// A [`ProbedFn`] whose argument `ARG` handlers may borrow at its entry.
+///
+/// # Safety
+///
+/// At the function's entry, argument `ARG` is a valid pointer to a
+/// `Self::Arg` that meets the type's invariants (as `&Self::Arg`) until
+/// the entry handler returns.
+pub(crate) unsafe trait ArgAtEntry: ProbedFn {}
+
+/// A [`ProbedFn`] whose argument `ARG` handlers may borrow at its return.
+///
+/// # Safety
+///
+/// As [`ArgAtEntry`], from the function's entry until its return handler
+/// returns (the function's caller resumes after that).
+pub(crate) unsafe trait ArgUntilReturn: ArgAtEntry {}
+
+/// The entry of a call of `F`, for the span of the entry handler.
+pub(crate) struct Entry<'a, F: ProbedFn> {
+    arg: usize,
+    _call: PhantomData<(&'a (), F)>,
+}
+
+impl<'a, F: ProbedFn> Entry<'a, F> {
+    /// The value of argument `F::ARG` (an address: not a borrow).
+    pub(crate) fn arg_addr(&self) -> usize {
+        self.arg
+    }
+}
+
+impl<'a, F: ArgAtEntry> Entry<'a, F> {
+    /// Argument `F::ARG`, borrowed for the entry handler.
+    pub(crate) fn arg(&self) -> Option<&'a F::Arg> {
+        // SAFETY: the function's argument `ARG` at its entry, valid for
+        // the entry handler (`ArgAtEntry`), which `'a` does not outlive.
+        unsafe { (self.arg as *const F::Arg).as_ref() }
+    }
+}
+
+/// The return of a call of `F`, for the span of the return handler.
+pub(crate) struct Return<'a, F: ProbedFn> {
+    regs: &'a Regs,
+    arg: usize,
+    _fn: PhantomData<F>,
+}
+
+impl<F: ProbedFn> Return<'_, F> {
+    /// The function's return value.
+    pub(crate) fn value(&self) -> usize {
+        self.regs.ret()
+    }
+
+    /// The value argument `F::ARG` had at the entry (an address: not a
+    /// borrow).
+    pub(crate) fn arg_addr(&self) -> usize {
+        self.arg
+    }
+}
+
+impl<'a, F: ArgUntilReturn> Return<'a, F> {
+    /// Argument `F::ARG` of the call, borrowed for the return handler.
+    pub(crate) fn arg(&self) -> Option<&'a F::Arg> {
+        // SAFETY: the call's argument `ARG`, saved at the entry, valid
+        // until the return handler returns (`ArgUntilReturn`), which `'a`
+        // does not outlive.
+        unsafe { (self.arg as *const F::Arg).as_ref() }
+    }
+}
+
 /// What a [`Kretprobe`] runs.
 pub(crate) trait KretprobeHandler: Send + Sync {
+    /// The probed function.
+    type Probed: ProbedFn;
     /// Runs at function entry.  Returning `Some(data)` arms the return
     /// handler for this call, which receives `data`.
-    fn entry(&self, regs: &Regs) -> Option<usize>;
+    fn entry(&self, call: &Entry<'_, Self::Probed>) -> Option<usize>;
     /// Runs when the function returns.
-    fn ret(&self, regs: &Regs, data: usize);
+    fn ret(&self, call: &Return<'_, Self::Probed>, data: usize);
 }
 
 /// A registered kretprobe.
 ///
 /// # Invariants
 ///
-/// `probe` holds a registered `struct ia_kretprobe` whose context points
-/// at `*handler`.
+/// `probe` holds a registered `struct ia_kretprobe` on `T::Probed::SYMBOL`
+/// whose context points at `*handler`.
 pub(crate) struct Kretprobe<T: KretprobeHandler> {
     probe: KVec<u64>,
     _handler: Pin<KBox<T>>,
@@ -153,22 +236,32 @@ unsafe impl<T: KretprobeHandler> Send for Kretprobe<T> {}
 // SAFETY: `&self` methods only read the `nmissed` counter.
 unsafe impl<T: KretprobeHandler> Sync for Kretprobe<T> {}
 
+/// A call's private data in its kretprobe instance (`ri->data`): the
+/// argument [`ProbedFn::ARG`] at entry, then the entry handler's word.
+type KretData = [usize; 2];
+
 /// The kretprobe entry-handler trampoline.
 ///
 /// # Safety
 ///
-/// As for `kprobe_pre`; `data` is this instance's private word.
+/// As for `kprobe_pre`, at the entry of `T::Probed`; `data` is this
+/// instance's private data ([`KretData`], as registered).
 unsafe extern "C" fn kret_entry<T: KretprobeHandler>(
     ctx: *const c_void,
     regs: *mut bindings::pt_regs,
     data: *mut c_ulong,
 ) -> bool {
-    // SAFETY: as in `kprobe_pre`; `data` is this instance's private word.
-    let (h, r) = unsafe { (&*ctx.cast::<T>(), Regs::from_raw(regs)) };
-    match h.entry(r) {
+    // SAFETY: as in `kprobe_pre`.
+    let (h, regs) = unsafe { (&*ctx.cast::<T>(), Regs::from_raw(regs)) };
+    let call = Entry {
+        arg: regs.arg(T::Probed::ARG),
+        _call: PhantomData,
+    };
+    match h.entry(&call) {
         Some(d) => {
-            // SAFETY: `data` is valid for writes (`data_size` is one word).
-            unsafe { *data = d as c_ulong };
+            // SAFETY: `data` is valid for writes of a `KretData` (by the
+            // caller), read back by `kret_ret` for this call only.
+            unsafe { data.cast::<KretData>().write([call.arg, d]) };
             true
         }
         None => false,
@@ -179,26 +272,41 @@ unsafe extern "C" fn kret_entry<T: KretprobeHandler>(
 ///
 /// # Safety
 ///
-/// As for `kprobe_pre`.
+/// As for `kprobe_pre`, at the return of a call of `T::Probed` for which
+/// [`kret_entry`] armed it; `data` is that call's private data.
 unsafe extern "C" fn kret_ret<T: KretprobeHandler>(
     ctx: *const c_void,
     regs: *mut bindings::pt_regs,
-    data: c_ulong,
+    data: *const c_ulong,
 ) {
-    // SAFETY: as in `kprobe_pre`.
-    let (h, r) = unsafe { (&*ctx.cast::<T>(), Regs::from_raw(regs)) };
-    h.ret(r, data);
+    // SAFETY: as in `kprobe_pre`; `data` holds the `KretData` `kret_entry`
+    // wrote for this call.
+    let (h, regs, [arg, d]) = unsafe {
+        (
+            &*ctx.cast::<T>(),
+            Regs::from_raw(regs),
+            data.cast::<KretData>().read(),
+        )
+    };
+    let call = Return {
+        regs,
+        arg,
+        _fn: PhantomData,
+    };
+    h.ret(&call, d);
 }
 
 impl<T: KretprobeHandler> Kretprobe<T> {
-    /// Registers a kretprobe on `symbol`, with up to `maxactive` concurrent
-    /// instances (0: the kernel's default); a failure is logged.
-    pub(crate) fn register(symbol: &'static CStr, maxactive: i32, handler: T) -> Result<Self> {
+    /// Registers a kretprobe on `T::Probed`, with up to `maxactive`
+    /// concurrent instances (0: the kernel's default); a failure is logged.
+    pub(crate) fn register(maxactive: i32, handler: T) -> Result<Self> {
+        let symbol = T::Probed::SYMBOL;
         let handler = KBox::pin(handler, GFP_KERNEL)?;
         let ctx: *const T = &*handler;
         // SAFETY: an immutable C constant.
         let mut probe = probe_memory(unsafe { ffi::ia_kretprobe_size })?;
-        // SAFETY: as in `Kprobe::register`, with `ia_kretprobe_size` bytes.
+        // SAFETY: as in `Kprobe::register`, with `ia_kretprobe_size` bytes;
+        // `kret_entry` and `kret_ret` use `data_size` bytes of `ri->data`.
         to_result(unsafe {
             ffi::ia_kretprobe_register(
                 probe.as_mut_ptr().cast(),
@@ -207,10 +315,12 @@ impl<T: KretprobeHandler> Kretprobe<T> {
                 Some(kret_ret::<T>),
                 ctx.cast(),
                 maxactive,
+                size_of::<KretData>(),
             )
         })
         .inspect_err(|e| pr_err!("kretprobe on {}: {:?}\n", symbol, e))?;
-        // INVARIANT: registered above with `ctx` pointing at `*handler`.
+        // INVARIANT: registered above on `T::Probed::SYMBOL` with `ctx`
+        // pointing at `*handler`.
         Ok(Self {
             probe,
             _handler: handler,

@@ -65,7 +65,7 @@ pub(crate) fn in_task() -> bool {
 /// Whether interrupts are disabled on this CPU (`irqs_disabled()`).  The
 /// side table's kfunc path only: the embedded backend's BPF allocations
 /// are safe in any context.
-#[cfg_attr(ia_backend_embedded, allow(dead_code))]
+#[cfg(not(ia_backend_embedded))]
 pub(crate) fn irqs_disabled() -> bool {
     // SAFETY: reads this CPU's interrupt flag; no precondition.
     unsafe { ffi::ia_irqs_disabled() }

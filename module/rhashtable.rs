@@ -23,21 +23,96 @@ use kernel::{
     types::Opaque,
 };
 
-/// An object that can live in an [`RhashTable`].
+/// An object that can live in an [`RhashTable`].  Implement it with
+/// [`impl_rhash_entry!`], which checks the fields' types.
 ///
 /// # Safety
 ///
-/// `HEAD_OFFSET` must be the offset of a `struct rhash_head`, `KEY_OFFSET` of
-/// a `usize` key that never changes while the object is in a table, and
-/// `RCU_OFFSET` of a `struct callback_head`, all inside `Self` and not used
-/// for anything else.
+/// `HEAD_OFFSET` must be the offset of a [`RhashNode`], `KEY_OFFSET` of a
+/// `usize` key that never changes while the object is in a table, and
+/// `RCU_OFFSET` of a [`RhashRcu`], all inside `Self`.
 pub(crate) unsafe trait RhashEntry: Sized + Send + Sync {
-    /// Offset of the `struct rhash_head` linkage.
+    /// Offset of the [`RhashNode`].
     const HEAD_OFFSET: usize;
     /// Offset of the `usize` key.
     const KEY_OFFSET: usize;
-    /// Offset of the `struct callback_head` used to free after a grace period.
+    /// Offset of the [`RhashRcu`].
     const RCU_OFFSET: usize;
+}
+
+/// Implements [`RhashEntry`] for `$t` with its fields `node` (a
+/// [`RhashNode`]), `key` (a `usize`) and `rcu` (a [`RhashRcu`]).
+///
+/// The field types are checked at build time.  A `usize` field cannot
+/// change while its object is shared, and a table only hands out shared
+/// references to its objects: the key is fixed while the object is in one.
+macro_rules! impl_rhash_entry {
+    ($t:ty { node: $node:ident, key: $key:ident, rcu: $rcu:ident $(,)? }) => {
+        // SAFETY: the offsets of the fields the trait wants, with the types
+        // it wants (checked below); a `usize` key does not change while
+        // the object is shared (see the macro).
+        unsafe impl $crate::rhashtable::RhashEntry for $t {
+            const HEAD_OFFSET: usize = ::core::mem::offset_of!($t, $node);
+            const KEY_OFFSET: usize = ::core::mem::offset_of!($t, $key);
+            const RCU_OFFSET: usize = ::core::mem::offset_of!($t, $rcu);
+        }
+        const _: () = {
+            /// Never called: compiles only if the fields have the types
+            /// above (raw pointers do not coerce).
+            #[allow(dead_code)]
+            fn field_types(
+                p: *const $t,
+            ) -> (
+                *const $crate::rhashtable::RhashNode,
+                *const usize,
+                *const $crate::rhashtable::RhashRcu,
+            ) {
+                // SAFETY: computes places, reads nothing (never called).
+                unsafe {
+                    (
+                        ::core::ptr::addr_of!((*p).$node),
+                        ::core::ptr::addr_of!((*p).$key),
+                        ::core::ptr::addr_of!((*p).$rcu),
+                    )
+                }
+            }
+        };
+    };
+}
+pub(crate) use impl_rhash_entry;
+
+/// The `struct rhash_head` linkage of an [`RhashEntry`]: only its table
+/// uses it (no accessor).
+#[repr(transparent)]
+pub(crate) struct RhashNode(Opaque<bindings::rhash_head>);
+
+/// The `struct callback_head` with which an [`RhashEntry`]'s table frees
+/// it after a grace period: only the table uses it (no accessor).
+#[repr(transparent)]
+pub(crate) struct RhashRcu(Opaque<bindings::callback_head>);
+
+// SAFETY: written by the table only, under its bucket locks (`rhash_head`,
+// read under RCU) or once removed (`callback_head`, by `call_rcu()`).
+unsafe impl Send for RhashNode {}
+// SAFETY: see `Send`.
+unsafe impl Sync for RhashNode {}
+// SAFETY: as for `RhashNode`.
+unsafe impl Send for RhashRcu {}
+// SAFETY: as for `RhashNode`.
+unsafe impl Sync for RhashRcu {}
+
+impl RhashNode {
+    /// Linkage of an object in no table.
+    pub(crate) const fn new() -> Self {
+        Self(Opaque::uninit())
+    }
+}
+
+impl RhashRcu {
+    /// The head of an object in no table.
+    pub(crate) const fn new() -> Self {
+        Self(Opaque::uninit())
+    }
 }
 
 /// Result of [`RhashTable::insert`].
@@ -174,7 +249,7 @@ impl<T: RhashEntry> RhashTable<T> {
     /// Calls `f` for every object, with the RCU read-side section that keeps
     /// it alive for the call; a concurrent resize may show an object twice.
     /// `f` must not sleep.  Process context.
-    #[cfg_attr(ia_backend_embedded, allow(dead_code))]
+    #[cfg(not(ia_backend_embedded))]
     pub(crate) fn for_each(&self, mut f: impl FnMut(&T, &RcuGuard)) -> Result {
         let mut iter = core::mem::MaybeUninit::<bindings::rhashtable_iter>::uninit();
         let it = iter.as_mut_ptr();

@@ -220,7 +220,7 @@ impl FsTypes {
     /// Calls `f` for every inode on the `s_inodes` list of a super block
     /// of these types, borrowed for the call, with the walk's RCU guard.
     /// See [`FsTypes::walk`].
-    #[cfg_attr(not(ia_backend_embedded), allow(dead_code))]
+    #[cfg(ia_backend_embedded)]
     pub(crate) fn for_each_inode(&self, mut f: impl FnMut(&Inode, &RcuGuard)) {
         // Without mount points, the walk keeps no list and cannot fail.
         let _ = self.walk(None, |w| {
