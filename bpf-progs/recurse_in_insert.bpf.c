@@ -15,6 +15,10 @@
  * test thread calls it nowhere else while the programs are attached), asks
  * for the addons of the working directory: without the guard the nested
  * creation takes that lock again and the CPU deadlocks.
+ * in_insert: fentry of the module's ia_rht_lookup_get_insert(), the side
+ * table's insertion (i_lock held; its bucket lock is taken inside, in
+ * rhashtable's inline code, which has no attach point), asks for the
+ * addons of the file system's root directory.
  *
  * *_calls: runs in the test thread; *_created: nested calls that got addons.
  */
@@ -26,6 +30,8 @@ u64 in_lock_calls;
 u64 in_lock_created;
 u64 in_shadow_calls;
 u64 in_shadow_created;
+u64 in_insert_calls;
+u64 in_insert_created;
 
 static __always_inline bool root_addons(struct inode *inode)
 {
@@ -64,6 +70,19 @@ int BPF_PROG(in_shadow, struct inode *inode, u32 ret)
 	in_shadow_calls++;
 	if (bpf_inode_addons_get(task->fs->pwd.dentry->d_inode))
 		in_shadow_created++;
+	return 0;
+}
+
+SEC("fentry/ia_rht_lookup_get_insert")
+int BPF_PROG(in_insert)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (!from_test_thread())
+		return 0;
+	in_insert_calls++;
+	if (root_addons(task->fs->pwd.dentry->d_inode))
+		in_insert_created++;
 	return 0;
 }
 

@@ -11,10 +11,14 @@
 //! shadow lock held, to read the state it copies) then ask for the addons
 //! of other inodes without any (the tmpfs root, the test's working
 //! directory).  Without the guard the second deadlocks the CPU: the
-//! nested creation refreshes its shadow under the lock already held.
+//! nested creation refreshes its shadow under the lock already held.  An
+//! fentry program on the module's `ia_rht_lookup_get_insert()` (the side
+//! table's insertion, whose bucket lock rhashtable's inline code takes
+//! inside) asks for the tmpfs root's addons too.
 //!
-//! Embedded backend: no shadow lock, so that program never runs (asserted);
-//! the `i_lock` section is asserted alike.
+//! Embedded backend: no shadow lock and no table insertion on this path
+//! (its table holds only BPF scratch areas), so those programs never run
+//! (asserted); the `i_lock` section is asserted alike.
 
 use std::fs::{self, File};
 use userspace_test::addons::{embedded, selfcheck, stat, Mount};
@@ -49,10 +53,11 @@ fn kfunc_inside_the_modules_own_locks_fails() {
     let (outer, created) = (g("outer_calls"), g("outer_created"));
     let (in_lock, in_lock_created) = (g("in_lock_calls"), g("in_lock_created"));
     let (in_shadow, in_shadow_created) = (g("in_shadow_calls"), g("in_shadow_created"));
+    let (in_insert, in_insert_created) = (g("in_insert_calls"), g("in_insert_created"));
     drop(prog);
     std::env::set_current_dir(&old_cwd).unwrap();
     println!(
-        "outer {outer}/{created}, in i_lock {in_lock}/{in_lock_created}, in shadow lock {in_shadow}/{in_shadow_created}"
+        "outer {outer}/{created}, in i_lock {in_lock}/{in_lock_created}, in shadow lock {in_shadow}/{in_shadow_created}, in insertion {in_insert}/{in_insert_created}"
     );
     assert_eq!(outer, FILES);
     assert_eq!(created, FILES, "the outer calls create the files' addons");
@@ -60,14 +65,17 @@ fn kfunc_inside_the_modules_own_locks_fails() {
     assert_eq!(in_lock_created, 0, "kfunc inside the i_lock section");
     if embedded() {
         assert_eq!(in_shadow, 0, "the embedded backend has no shadow lock");
+        assert_eq!(in_insert, 0, "the embedded backend inserts no addons");
     } else {
         assert_eq!(in_shadow, FILES, "one shadow update per creation");
         assert_eq!(in_shadow_created, 0, "kfunc inside the shadow lock");
+        assert_eq!(in_insert, FILES, "one insertion per creation");
+        assert_eq!(in_insert_created, 0, "kfunc inside the insertion");
     }
     let refused = stat("refused_busy") - busy_before;
     assert_eq!(
         refused as u64,
-        in_lock + in_shadow,
+        in_lock + in_shadow + in_insert,
         "each nested call refused"
     );
     assert_eq!(
