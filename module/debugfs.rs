@@ -36,7 +36,10 @@ use kernel::{
 ///
 /// `m` is the `seq_file` of the `show` callback running for `'a`.
 pub(crate) struct SeqWriter<'a> {
-    m: &'a mut bindings::seq_file,
+    // Not `&mut`: other readers of the file touch the `seq_file`'s mutex
+    // while `show` runs under it.
+    m: NonNull<bindings::seq_file>,
+    _show: PhantomData<&'a mut ()>,
 }
 
 impl<'a> SeqWriter<'a> {
@@ -44,13 +47,16 @@ impl<'a> SeqWriter<'a> {
     ///
     /// # Safety
     ///
-    /// `m` is the `seq_file` a `show` callback got, used by nothing else
-    /// for `'a` (the callback's run).
+    /// `m` is the `seq_file` a `show` callback got, whose buffer nothing
+    /// else writes for `'a` (the callback's run).
     pub(crate) unsafe fn from_raw(m: *mut bindings::seq_file) -> Self {
-        // SAFETY: valid and exclusive for `'a` (by the caller).
-        let m = unsafe { &mut *m };
+        // SAFETY: a callback's `seq_file` is not NULL (by the caller).
+        let m = unsafe { NonNull::new_unchecked(m) };
         // INVARIANT: `m` is a `show` callback's, for `'a` (by the caller).
-        Self { m }
+        Self {
+            m,
+            _show: PhantomData,
+        }
     }
 }
 
@@ -59,17 +65,17 @@ impl fmt::Write for SeqWriter<'_> {
         // SAFETY: `self.m` is a `seq_file` in a `show` callback (type
         // invariant); `s` is valid for reads of its length.
         // Overflow is recorded in the `seq_file` itself (see the type).
-        unsafe { bindings::seq_write(self.m, s.as_ptr().cast(), s.len()) };
+        unsafe { bindings::seq_write(self.m.as_ptr(), s.as_ptr().cast(), s.len()) };
         Ok(())
     }
 }
 
 /// What a [`File`] shows when it is read.
-pub(crate) trait SeqShow: Send + Sync {
+pub(crate) trait SeqShow: Send + Sync + 'static {
     /// What an open file keeps from its opening to its release.  Dropped
     /// in the release, which may come after the file was removed and its
     /// `Self` freed: it must not refer to the `Self`.
-    type Open: Send;
+    type Open: Send + 'static;
 
     /// Called when the file is opened, in the opener's context, with no
     /// `seq_file` lock held (so it may read other `seq_file`s, which
@@ -91,7 +97,7 @@ struct Opened<T: SeqShow> {
 }
 
 /// What a write-only [`File`] does with a command written to it.
-pub(crate) trait Command: Send + Sync {
+pub(crate) trait Command: Send + Sync + 'static {
     /// Longest command, in bytes: a longer `write()` fails with `EINVAL`.
     const MAX_LEN: usize;
 

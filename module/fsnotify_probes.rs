@@ -27,7 +27,7 @@ use crate::{
 use kernel::{prelude::*, sync::Arc};
 
 /// What the probes need from the backend that owns them.
-pub(crate) trait ShadowTarget: Send + Sync {
+pub(crate) trait ShadowTarget: Send + Sync + 'static {
     /// Creates the addons of `inode` if needed and refreshes their shadow.
     /// Atomic context; failures are the target's to count.
     fn attach(&self, inode: &Inode);
@@ -94,7 +94,7 @@ impl<T: ShadowTarget> KretprobeHandler for DetachHandler<T> {
     type Probed = PutMark;
 
     fn entry(&self, call: &Entry<'_, PutMark>) -> Option<usize> {
-        call.arg().and_then(|mark| mark.inode()).map(Inode::addr)
+        call.arg().and_then(|mark| mark.inode_addr())
     }
 
     fn ret(&self, _call: &Return<'_, PutMark>, addr: usize) {

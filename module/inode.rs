@@ -323,13 +323,56 @@ impl SynthInodes {
     }
 }
 
-/// A `struct fsnotify_mark`, only ever borrowed.
+/// The inode the connector `conn` is attached to, NULL if none: an
+/// address, which a borrow of it needs more than `conn` to be.
+///
+/// # Safety
+///
+/// `conn` is an allocated `struct fsnotify_mark_connector`.
+#[cfg(not(ia_backend_embedded))]
+unsafe fn connector_inode(conn: *mut bindings::fsnotify_mark_connector) -> *mut bindings::inode {
+    // SAFETY: an allocated connector (by the caller); its type, then its
+    // object below, are read with `READ_ONCE()`.
+    let ty = unsafe { ffi::ia_conn_type(conn) };
+    // SAFETY: constant data.
+    if ty != unsafe { ffi::ia_fsnotify_obj_type_inode } {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: as for the type.  A detach since then has set it NULL.
+    unsafe { ffi::ia_conn_obj(conn) }.cast()
+}
+
+/// A `struct fsnotify_mark_connector` whose object is pinned, only ever
+/// borrowed.
+///
+/// # Invariants
+///
+/// For all of `'a`, a `&'a MarkConnector` points to an allocated connector
+/// that stays attached to its object (if it has one), which stays
+/// allocated.
+#[cfg(not(ia_backend_embedded))]
+#[repr(transparent)]
+pub(crate) struct MarkConnector(Opaque<bindings::fsnotify_mark_connector>);
+
+#[cfg(not(ia_backend_embedded))]
+impl MarkConnector {
+    /// The inode the connector is attached to, if it is attached to one.
+    pub(crate) fn inode(&self) -> Option<&Inode> {
+        // SAFETY: an allocated connector (type invariant).
+        let inode = unsafe { connector_inode(self.0.get()) };
+        // SAFETY: NULL or the connector's object, allocated for the borrow
+        // of `self` (type invariant).
+        unsafe { Inode::from_raw(inode) }
+    }
+}
+
+/// A `struct fsnotify_mark` whose object is pinned, only ever borrowed.
 ///
 /// # Invariants
 ///
 /// For all of `'a`, a `&'a FsnotifyMark` points to an allocated mark whose
-/// connector, whenever the mark has one, stays allocated and attached to
-/// its object, and that object allocated.
+/// connector, whenever the mark has one, meets [`MarkConnector`]'s
+/// invariants for `'a`.
 #[cfg(not(ia_backend_embedded))]
 #[repr(transparent)]
 pub(crate) struct FsnotifyMark(Opaque<ffi::FsnotifyMark>);
@@ -341,49 +384,40 @@ impl FsnotifyMark {
         // SAFETY: an allocated mark (type invariant); `connector` is read
         // with `READ_ONCE()`.
         let conn = unsafe { ffi::ia_mark_connector(self.0.get()) };
-        // SAFETY: NULL or the mark's connector, allocated and attached for
-        // the borrow of `self`, and its object too (type invariant).
-        unsafe { MarkConnector::from_raw(conn) }?.inode()
+        // SAFETY: NULL or the mark's connector, which meets
+        // `MarkConnector`'s invariants for the borrow of `self` (type
+        // invariant); `MarkConnector` is a transparent wrapper.
+        unsafe { conn.cast::<MarkConnector>().as_ref() }?.inode()
     }
 }
 
-/// A `struct fsnotify_mark_connector`, only ever borrowed.
+/// A `struct fsnotify_mark` someone holds a reference to, only ever
+/// borrowed: its connector cannot go, but its object can (a connector is
+/// detached from its object at the object's destruction even while marks
+/// are on it, `fsnotify_destroy_marks()`).
 ///
 /// # Invariants
 ///
-/// For all of `'a`, a `&'a MarkConnector` points to an allocated connector
-/// whose object, while it is attached to one, stays allocated.
+/// For all of `'a`, a `&'a ReferencedMark` points to an allocated mark
+/// whose connector, whenever the mark has one, stays allocated.
 #[cfg(not(ia_backend_embedded))]
 #[repr(transparent)]
-pub(crate) struct MarkConnector(Opaque<bindings::fsnotify_mark_connector>);
+pub(crate) struct ReferencedMark(Opaque<ffi::FsnotifyMark>);
 
 #[cfg(not(ia_backend_embedded))]
-impl MarkConnector {
-    /// Borrows the connector at `ptr` for `'a`; `None` if `ptr` is NULL.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` is NULL or a connector that meets the type's invariants for
-    /// `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::fsnotify_mark_connector) -> Option<&'a Self> {
-        // SAFETY: a transparent wrapper; valid for `'a` (by the caller).
-        NonNull::new(ptr).map(|p| unsafe { &*p.as_ptr().cast::<Self>() })
-    }
-
-    /// The inode the connector is attached to, if it is attached to one.
-    pub(crate) fn inode(&self) -> Option<&Inode> {
-        let conn = self.0.get();
-        // SAFETY: an allocated connector (type invariant); its type, then
-        // its object below, are read with `READ_ONCE()`.
-        let ty = unsafe { ffi::ia_conn_type(conn) };
-        // SAFETY: constant data.
-        if ty != unsafe { ffi::ia_fsnotify_obj_type_inode } {
+impl ReferencedMark {
+    /// The address of the inode the mark is attached to, if it is attached
+    /// to one: an address only, the inode may be going.
+    pub(crate) fn inode_addr(&self) -> Option<usize> {
+        // SAFETY: an allocated mark (type invariant); `connector` is read
+        // with `READ_ONCE()`.
+        let conn = unsafe { ffi::ia_mark_connector(self.0.get()) };
+        if conn.is_null() {
             return None;
         }
-        // SAFETY: as for the type.  A detach since sets the object NULL;
-        // an inode object read before it stays allocated for the borrow
-        // of `self` (type invariant).
-        unsafe { Inode::from_raw(ffi::ia_conn_obj(conn).cast()) }
+        // SAFETY: the mark's connector, allocated (type invariant).
+        let inode = unsafe { connector_inode(conn) };
+        (!inode.is_null()).then_some(inode as usize)
     }
 }
 
@@ -392,7 +426,7 @@ impl MarkConnector {
 /// first argument: the contracts that let a probe borrow it.
 #[cfg(not(ia_backend_embedded))]
 pub(crate) mod fsnotify_fns {
-    use super::{FsnotifyMark, MarkConnector};
+    use super::{FsnotifyMark, MarkConnector, ReferencedMark};
     use crate::kprobe::{ArgAtEntry, ArgUntilReturn, ProbedFn};
     use kernel::{c_str, str::CStr};
 
@@ -406,13 +440,15 @@ pub(crate) mod fsnotify_fns {
         type Arg = FsnotifyMark;
     }
 
-    // SAFETY: the caller holds a reference to `mark` and the group's
-    // `mark_mutex` for the call, and a reference to the object (an inotify
-    // or fanotify path).  Before the attach the mark has no connector;
-    // after it, the mark is on the connector's list, so the connector
-    // stays attached (it goes only with its last mark, which cannot be
-    // detached without `mark_mutex`), and the object stays allocated (its
-    // marks are destroyed under `mark_mutex` before it is freed).
+    // SAFETY: every caller pins the object (inotify and fanotify through a
+    // path, dnotify through a file, audit through a path, nfsd through
+    // the inode) and holds a reference to `mark` and the group's
+    // `mark_mutex` for the call.  Before the attach the mark has no
+    // connector.  After it, the mark cannot be detached (that takes
+    // `mark_mutex`, or the last reference), so its connector keeps a mark
+    // and stays allocated; it is detached from the object only when the
+    // object is destroyed (`fsnotify_destroy_marks()`), which the pin
+    // rules out, and the object stays allocated.
     unsafe impl ArgAtEntry for AddMarkLocked {}
     // SAFETY: as for `ArgAtEntry`, until the function returns.
     unsafe impl ArgUntilReturn for AddMarkLocked {}
@@ -436,20 +472,20 @@ pub(crate) mod fsnotify_fns {
 
     /// `void fsnotify_put_mark(struct fsnotify_mark *mark)`: drops a
     /// reference to `mark`; the last one detaches it, and possibly its
-    /// connector, and frees it.  Not [`ArgUntilReturn`].
+    /// connector, and frees it.  Not [`ArgUntilReturn`], and its object is
+    /// not pinned (a [`ReferencedMark`]).
     pub(crate) struct PutMark;
 
     impl ProbedFn for PutMark {
         const SYMBOL: &'static CStr = c_str!("fsnotify_put_mark");
         const ARG: u32 = 0;
-        type Arg = FsnotifyMark;
+        type Arg = ReferencedMark;
     }
 
     // SAFETY: at the entry, the caller owns the reference it is dropping:
-    // the mark is allocated and, while attached, on its connector's list,
-    // so the connector is attached and its object allocated ("having mark
-    // reference is enough to protect mark->connector pointer and to make
-    // sure fsnotify_mark_connector cannot disappear", fs/notify/mark.c).
+    // "having mark reference is enough to protect mark->connector pointer
+    // and to make sure fsnotify_mark_connector cannot disappear"
+    // (fs/notify/mark.c).
     unsafe impl ArgAtEntry for PutMark {}
 }
 

@@ -55,7 +55,7 @@ fn probe_memory(size: usize) -> Result<KVec<u64>> {
 }
 
 /// What a [`Kprobe`] runs when hit.
-pub(crate) trait KprobeHandler: Send + Sync {
+pub(crate) trait KprobeHandler: Send + Sync + 'static {
     /// Runs before the probed instruction (function entry).
     fn pre(&self, regs: &Regs);
 }
@@ -210,7 +210,7 @@ impl<'a, F: ArgUntilReturn> Return<'a, F> {
 }
 
 /// What a [`Kretprobe`] runs.
-pub(crate) trait KretprobeHandler: Send + Sync {
+pub(crate) trait KretprobeHandler: Send + Sync + 'static {
     /// The probed function.
     type Probed: ProbedFn;
     /// Runs at function entry.  Returning `Some(data)` arms the return

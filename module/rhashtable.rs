@@ -43,19 +43,32 @@ pub(crate) unsafe trait RhashEntry: Sized + Send + Sync {
 /// Implements [`RhashEntry`] for `$t` with its fields `node` (a
 /// [`RhashNode`]), `key` (a `usize`) and `rcu` (a [`RhashRcu`]).
 ///
-/// The field types are checked at build time.  A `usize` field cannot
+/// The field types, and the alignment of the two heads, are checked at
+/// build time.  A `usize` field cannot
 /// change while its object is shared, and a table only hands out shared
 /// references to its objects: the key is fixed while the object is in one.
 macro_rules! impl_rhash_entry {
     ($t:ty { node: $node:ident, key: $key:ident, rcu: $rcu:ident $(,)? }) => {
         // SAFETY: the offsets of the fields the trait wants, with the types
-        // it wants (checked below); a `usize` key does not change while
-        // the object is shared (see the macro).
+        // it wants, aligned (checked below); a `usize` key does not change
+        // while the object is shared (see the macro).
         unsafe impl $crate::rhashtable::RhashEntry for $t {
             const HEAD_OFFSET: usize = ::core::mem::offset_of!($t, $node);
             const KEY_OFFSET: usize = ::core::mem::offset_of!($t, $key);
             const RCU_OFFSET: usize = ::core::mem::offset_of!($t, $rcu);
         }
+        // A packed `$t` would misalign them (`call_rcu()` refuses a
+        // misaligned head).
+        const _: () = assert!(
+            ::core::mem::align_of::<$t>()
+                >= ::core::mem::align_of::<$crate::rhashtable::RhashRcu>()
+                && ::core::mem::offset_of!($t, $node)
+                    % ::core::mem::align_of::<$crate::rhashtable::RhashNode>()
+                    == 0
+                && ::core::mem::offset_of!($t, $rcu)
+                    % ::core::mem::align_of::<$crate::rhashtable::RhashRcu>()
+                    == 0
+        );
         const _: () = {
             /// Never called: compiles only if the fields have the types
             /// above (raw pointers do not coerce).
