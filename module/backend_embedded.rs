@@ -251,6 +251,10 @@ impl Backend for EmbeddedBackend {
             // A previous inode's: replace it.
             self.scratch.remove(e);
         }
+        if !recursion::bpf_may_kmalloc() {
+            STATS.refused_busy.inc();
+            return null_mut();
+        }
         let Ok(new) = KBox::new(
             ScratchEntry {
                 inode: inode.addr(),

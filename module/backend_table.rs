@@ -11,7 +11,8 @@
 //! `__destroy_inode()` probe removes it before the inode is handed to
 //! `call_rcu()`; so an entry found under RCU keeps its inode allocated to
 //! the end of that read-side section.  Why that holds for every way an
-//! inode is destroyed: module/README.md, "Lifetimes".
+//! inode is destroyed, and what it assumes (the probes armed: root can
+//! disarm every kprobe): module/README.md, "Lifetimes".
 
 use crate::{
     addons::{InodeAddons, ShadowLock},
@@ -60,11 +61,13 @@ const INIT_MAXACTIVE: i32 = 256;
 /// The side-table backend.
 ///
 /// Field order matters: the probes are unregistered (dropped) before the
-/// last reference to the table goes, which then frees every entry.
+/// last reference to the table goes, which then frees every entry; the
+/// destroy probe last of them, so that the init probe never finds the
+/// entry of an inode destroyed after the destroy probe went.
 pub(crate) struct TableBackend {
     fsnotify: FsnotifyProbes<LiveTable>,
-    _destroy_probe: Kprobe<DestroyHandler>,
     init_probe: Kretprobe<InitHandler>,
+    _destroy_probe: Kprobe<DestroyHandler>,
     live: Arc<LiveTable>,
 }
 
@@ -87,12 +90,18 @@ fn lookup_in<'g>(table: &'g Table, inode: &Inode, guard: &'g RcuGuard) -> Option
     table.lookup(inode.addr(), guard)
 }
 
-/// The inode owning `a`, an entry of the live table found under `guard`.
-fn owner<'g>(a: &'g InodeAddons, _guard: &'g RcuGuard) -> Option<&'g Inode> {
-    // SAFETY: `a` was found in the table under `guard`; an entry exists only
-    // for an inode destroyed through the `__destroy_inode()` probe, which
-    // removes the entry before the inode is freed after a grace period (see
-    // the module docs), so the inode outlives `guard`.
+/// The inode owning `a`, borrowed for `guard`.
+///
+/// # Safety
+///
+/// `a` is an entry of the live table (not the benchmark's, nor one that
+/// lost an insertion race), found in it under `guard`.
+unsafe fn owner<'g>(a: &'g InodeAddons, _guard: &'g RcuGuard) -> Option<&'g Inode> {
+    // SAFETY: an entry of the live table found under `guard` (by the
+    // caller); such an entry exists only for an inode destroyed through
+    // the `__destroy_inode()` probe, which removes the entry before the
+    // inode is freed after a grace period (see the module docs), so the
+    // inode outlives `guard`.
     unsafe { Inode::from_raw(a.inode_addr() as *mut _) }
 }
 
@@ -141,19 +150,8 @@ fn get_or_create_in<R>(
             return Ok(f(a, Got::Found));
         }
     }
-    if ctx == AllocCtx::Bpf && !recursion::in_task() {
-        return Err((EPERM, Fail::Busy));
-    }
-    // The side table's objects come from the slab allocator: 6.12 has no
-    // any-context allocator a module can use (`bpf_mem_alloc` is not
-    // exported; `kmalloc_nolock()` arrived in 6.18).  `GFP_ATOMIC` is
-    // safe wherever a hard interrupt could allocate, i.e. with interrupts
-    // enabled: the slab and page allocators take their locks with
-    // interrupts disabled, or by trylock.  A program that runs with them
-    // disabled may have interrupted the allocator inside such a section
-    // (the per-CPU slab lock, a node's list_lock) and only finds addons
-    // (`tests/lifetime_bpf_kfunc_in_allocator.rs`).
-    if ctx == AllocCtx::Bpf && recursion::irqs_disabled() {
+    // The side table's objects come from the slab allocator.
+    if ctx == AllocCtx::Bpf && !recursion::bpf_may_kmalloc() {
         return Err((EBUSY, Fail::Busy));
     }
     let new = new(inode, ctx.gfp()).map_err(|e| (e, Fail::Alloc))?;
@@ -222,7 +220,8 @@ impl ShadowTarget for LiveTable {
         // address is fine too: its own real state is copied.
         let guard = RcuGuard::new();
         if let Some(a) = self.table.lookup(addr, &guard) {
-            if let Some(inode) = owner(a, &guard) {
+            // SAFETY: found in the live table under `guard`.
+            if let Some(inode) = unsafe { owner(a, &guard) } {
                 a.sync_shadow(inode, &self.shadow_lock);
             }
         }
@@ -326,7 +325,8 @@ impl Backend for TableBackend {
 
     fn for_each(&self, mut f: impl FnMut(&InodeAddons, &Inode)) -> Result {
         self.live.table.for_each(|a, guard| {
-            if let Some(inode) = owner(a, guard) {
+            // SAFETY: an entry of the live table, walked under `guard`.
+            if let Some(inode) = unsafe { owner(a, guard) } {
                 f(a, inode);
             }
         })
@@ -339,7 +339,8 @@ impl Backend for TableBackend {
     fn scratch(&self, inode: &Inode) -> *mut u64 {
         let guard = RcuGuard::new();
         // The pointer outlives the guard: the caller (a BPF program) runs
-        // under RCU and keeps the inode, hence its entry, alive.
+        // under RCU, and a removed entry is freed only after a grace period
+        // (`call_rcu()`).
         self.live
             .table
             .lookup(inode.addr(), &guard)

@@ -93,13 +93,16 @@ fn query(a: &ModuleState, inode: &Inode, create: bool, q: &mut IaQuery) -> Resul
 ///
 /// Called by the kfunc while the entry points are registered (a loaded BPF
 /// program pins the module); `inode` is NULL or an inode the program's
-/// traced function keeps allocated for the call (module/README.md,
+/// traced function keeps allocated for the call.  That last part is the
+/// program author's obligation, which the verifier does not check (the
+/// kfuncs take untrusted pointers, no `KF_TRUSTED_ARGS`: module/README.md,
 /// "Interfaces").
 #[no_mangle]
 pub(crate) unsafe extern "C" fn ia_rust_get_or_create_atomic(
     inode: *mut bindings::inode,
 ) -> *mut c_void {
-    // SAFETY: allocated for the call (by the caller).
+    // SAFETY: NULL or allocated for the call (by the caller's contract,
+    // unchecked by the verifier).
     let Some(inode) = (unsafe { Inode::from_raw(inode) }) else {
         return null_mut();
     };

@@ -368,6 +368,7 @@ fn write_stats(a: &ModuleState, w: &mut dyn Write) -> Result {
         writeln!(w, "shadow_mismatches: {}", s.shadow_mismatches.get())?;
         writeln!(w, "bench_addons_allocated: {}", s.bench_allocated.get())?;
         writeln!(w, "bench_addons_freed: {}", s.bench_freed.get())?;
+        writeln!(w, "bench_addons_leaked: {}", s.bench_leaked.get())?;
         a.backend.write_stats(w)?;
         writeln!(w, "sizeof_inode: {}", sizes.inode_size)?;
         writeln!(w, "inode_fsnotify_field_bytes: {}", sizes.fsnotify_span)?;

@@ -230,7 +230,6 @@ extern "C" {
     pub(crate) fn ia_rcu_read_lock();
     pub(crate) fn ia_rcu_read_unlock();
     pub(crate) fn ia_in_task() -> bool;
-    #[cfg(not(ia_backend_embedded))]
     pub(crate) fn ia_irqs_disabled() -> bool;
     pub(crate) fn ia_cond_resched();
     pub(crate) fn ia_fatal_signal_pending() -> bool;

@@ -175,9 +175,9 @@ impl Inode {
 
     /// Whether the inode is a regular file or a directory.
     pub(crate) fn is_reg_or_dir(&self) -> bool {
-        // SAFETY: the inode is allocated (type invariant); `i_mode` does not
-        // change once the inode is visible.
-        let fmt = u32::from(unsafe { (*self.as_ptr()).i_mode }) & bindings::S_IFMT;
+        // A snapshot: `chmod()` rewrites `i_mode` under the inode's lock,
+        // but never its type bits, the only ones compared here.
+        let fmt = u32::from(inode_read_once!(self, i_mode)) & bindings::S_IFMT;
         fmt == bindings::S_IFREG || fmt == bindings::S_IFDIR
     }
 
@@ -258,12 +258,15 @@ impl Drop for InodeLockGuard<'_> {
 /// the benchmark ever sees.
 ///
 /// They are not real inodes: only the fields the backends' bench paths use
-/// are meaningful (`i_lock`, `i_state`, `i_sb_list`, `i_addons`).  They are
-/// never handed to any other kernel function: the side table only hashes
-/// their address and takes `i_lock`, the embedded path reads `i_state` and
-/// reads or `cmpxchg()`es `i_addons`.  Their zeroed `i_sb_list` is not an
-/// empty list head, so [`Inode::lock_if_live`] takes them for inodes on
-/// their super block's list.
+/// are meaningful (`i_lock`, `i_state`, `i_sb_list`, `i_addons`).  The
+/// side table only hashes their address and takes `i_lock`; the embedded
+/// path reads `i_state` and hands them to `inode_addons_alloc()`, which
+/// reads `i_state` and `cmpxchg()`es `i_addons`.  A BPF program attached
+/// there sees them too, and may create their addons or give them BPF
+/// storage ([`SynthInodes::release_addons`] leaks what it cannot free).
+/// Their zeroed `i_sb_list` is not an empty list head, so
+/// [`Inode::lock_if_live`] takes them for inodes on their super block's
+/// list.
 ///
 /// # Invariants
 ///
@@ -702,8 +705,11 @@ impl SynthInodes {
     /// that is not one of these.
     ///
     /// The kernel frees addons in `__destroy_inode()`, which never runs for
-    /// synthetic inodes.  They never get BPF storage, so `kfree()` (valid
-    /// for `kmem_cache` objects) is all it takes.
+    /// synthetic inodes.  Addons from `inode_addons_alloc()` without BPF
+    /// storage take a `kfree()` (valid for `kmem_cache` objects).  Addons
+    /// a BPF program created (from the BPF memory allocator) or gave
+    /// storage (freed by `bpf_inode_storage_free()`, which modules cannot
+    /// call) are leaked instead, counted in `bench_addons_leaked`.
     pub(crate) fn release_addons(&self, inode: &Inode, now: bool) {
         if !self.contains(inode) {
             return;
@@ -717,11 +723,18 @@ impl SynthInodes {
         if a.is_null() {
             return;
         }
+        // SAFETY: `a` is allocated (detached above, freed by nobody else);
+        // the flags were written before the addons were published and stay
+        // while they are attached (the `rcu` head sharing their storage is
+        // not used before the free below).
+        if unsafe { (*a).__bindgen_anon_1.i_alloc_flags } & bindings::INODE_ADDONS_NOLOCK != 0 {
+            crate::stats::STATS.bench_leaked.inc();
+            return;
+        }
         if now {
             // SAFETY: detached above: nobody else can reach `a` (no reader
             // left, by the caller).
-            unsafe { bindings::kfree(a.cast()) };
-            crate::stats::STATS.bench_freed.inc();
+            unsafe { free_synthetic(a) };
         } else {
             // SAFETY: detached above; readers that found it may hold it
             // until a grace period has passed.  The callback is module code:
@@ -745,8 +758,27 @@ impl SynthInodes {
 #[cfg(ia_backend_embedded)]
 unsafe extern "C" fn free_synthetic_addons(head: *mut bindings::callback_head) {
     let off = core::mem::offset_of!(bindings::inode_addons, __bindgen_anon_1);
-    // SAFETY: `rcu` is a member of the union at `off` (union members start at
-    // the union's offset); the object is no one else's (by the caller).
-    unsafe { bindings::kfree(head.cast::<u8>().sub(off).cast()) };
+    // SAFETY: `rcu` is a member of the union at `off` (union members start
+    // at the union's offset); a grace period has passed since the detach:
+    // the object is no one else's (by the caller).
+    unsafe { free_synthetic(head.cast::<u8>().sub(off).cast()) };
+}
+
+/// Frees `a`, addons of a synthetic inode from `inode_addons_alloc()`,
+/// unless a BPF program gave them storage (leaked, counted).
+///
+/// # Safety
+///
+/// `a` is detached from its inode and no one else's any more.
+#[cfg(ia_backend_embedded)]
+unsafe fn free_synthetic(a: *mut bindings::inode_addons) {
+    // SAFETY: allocated and no one else's (by the caller): no program
+    // can be adding storage any more.
+    if !unsafe { (*a).i_bpf_storage }.is_null() {
+        crate::stats::STATS.bench_leaked.inc();
+        return;
+    }
+    // SAFETY: a `kmem_cache` object nobody else can reach (by the caller).
+    unsafe { bindings::kfree(a.cast()) };
     crate::stats::STATS.bench_freed.inc();
 }

@@ -62,11 +62,28 @@ pub(crate) fn in_task() -> bool {
     unsafe { ffi::ia_in_task() }
 }
 
-/// Whether interrupts are disabled on this CPU (`irqs_disabled()`).  The
-/// side table's kfunc path only: the embedded backend's BPF allocations
-/// are safe in any context.
-#[cfg(not(ia_backend_embedded))]
-pub(crate) fn irqs_disabled() -> bool {
+/// Whether interrupts are disabled on this CPU (`irqs_disabled()`).
+fn irqs_disabled() -> bool {
     // SAFETY: reads this CPU's interrupt flag; no precondition.
     unsafe { ffi::ia_irqs_disabled() }
+}
+
+/// Whether a kfunc, called by a BPF program that may run anywhere, may
+/// allocate from the slab allocator (`GFP_ATOMIC`) here: in task context
+/// with interrupts enabled.  `GFP_ATOMIC` is safe wherever a hard
+/// interrupt could allocate, i.e. with interrupts enabled: the slab and
+/// page allocators take their locks with interrupts disabled, or by
+/// trylock.  A program that runs with them disabled may have interrupted
+/// the allocator inside such a section (the per-CPU slab lock, a node's
+/// `list_lock`) and must not allocate
+/// (`tests/lifetime_bpf_kfunc_in_allocator.rs`).  6.12 has no
+/// any-context allocator a module can use (`bpf_mem_alloc` is not
+/// exported; `kmalloc_nolock()` arrived in 6.18).  Task context: the side
+/// table's insertion also takes `i_lock`, which is not interrupt-safe.
+///
+/// Used by the side table's kfunc path and the scratch tables of both
+/// backends; the embedded backend's addons come from the kernel's
+/// any-context allocator (`inode_addons_attach_nolock()`).
+pub(crate) fn bpf_may_kmalloc() -> bool {
+    in_task() && !irqs_disabled()
 }

@@ -30,7 +30,8 @@ use kernel::{
 ///
 /// `HEAD_OFFSET` must be the offset of a [`RhashNode`], `KEY_OFFSET` of a
 /// `usize` key that never changes while the object is in a table, and
-/// `RCU_OFFSET` of a [`RhashRcu`], all inside `Self`.
+/// `RCU_OFFSET` of a [`RhashRcu`], all inside `Self`; `HEAD_OFFSET` and
+/// `KEY_OFFSET` at most `u16::MAX` (`struct rhashtable_params`' fields).
 pub(crate) unsafe trait RhashEntry: Sized + Send + Sync {
     /// Offset of the [`RhashNode`].
     const HEAD_OFFSET: usize;
@@ -58,7 +59,12 @@ macro_rules! impl_rhash_entry {
             const RCU_OFFSET: usize = ::core::mem::offset_of!($t, $rcu);
         }
         // A packed `$t` would misalign them (`call_rcu()` refuses a
-        // misaligned head).
+        // misaligned head); `struct rhashtable_params` holds the node and
+        // key offsets in `u16`s.
+        const _: () = assert!(
+            ::core::mem::offset_of!($t, $node) <= u16::MAX as usize
+                && ::core::mem::offset_of!($t, $key) <= u16::MAX as usize
+        );
         const _: () = assert!(
             ::core::mem::align_of::<$t>()
                 >= ::core::mem::align_of::<$crate::rhashtable::RhashRcu>()
@@ -170,6 +176,7 @@ impl<T: RhashEntry> RhashTable<T> {
         // SAFETY: all-zero is a valid `rhashtable_params` (no callbacks: the
         // default jhash over `key_len` bytes is used).
         let mut params: bindings::rhashtable_params = unsafe { core::mem::zeroed() };
+        // Lossless: at most `u16::MAX` (trait safety contract).
         params.head_offset = T::HEAD_OFFSET as u16;
         params.key_offset = T::KEY_OFFSET as u16;
         params.key_len = core::mem::size_of::<usize>() as u16;

@@ -66,6 +66,9 @@ pub(crate) struct Stats {
     pub(crate) bench_allocated: Counter,
     /// Addons objects the microbenchmark freed.
     pub(crate) bench_freed: Counter,
+    /// Addons of synthetic inodes the microbenchmark could not free: a BPF
+    /// program created them or gave them storage ([`crate::inode::SynthInodes`]).
+    pub(crate) bench_leaked: Counter,
 }
 
 /// The module's counters.
@@ -86,4 +89,5 @@ pub(crate) static STATS: Stats = Stats {
     selfchecks: Counter::new(),
     bench_allocated: Counter::new(),
     bench_freed: Counter::new(),
+    bench_leaked: Counter::new(),
 };
