@@ -263,8 +263,9 @@ impl Drop for InodeLockGuard<'_> {
 /// path reads `i_state` and hands them to `inode_addons_alloc()`, which
 /// reads `i_state` and `cmpxchg()`es `i_addons`.  A BPF program attached
 /// there sees them too, and may create their addons or give them BPF
-/// storage ([`SynthInodes::release_addons`] leaks what it cannot free).
-/// Their zeroed `i_sb_list` is not an empty list head, so
+/// storage ([`SynthInodes::release_addons`] leaks what it cannot free; BPF
+/// storage also points back to its inode, so then the whole array is leaked
+/// too, when dropped).  Their zeroed `i_sb_list` is not an empty list head, so
 /// [`Inode::lock_if_live`] takes them for inodes on their super block's
 /// list.
 ///
@@ -323,6 +324,27 @@ impl SynthInodes {
     #[cfg(ia_backend_embedded)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Inode> + '_ {
         (0..self.inodes.len()).map(|i| self.get(i))
+    }
+}
+
+/// Embedded backend: the synthetic inodes are freed only if nothing can
+/// point to them any more.  Process context (may sleep); the bench's
+/// threads have exited and released every inode's addons.
+#[cfg(ia_backend_embedded)]
+impl Drop for SynthInodes {
+    fn drop(&mut self) {
+        // The deferred frees are the last to see addons with storage.
+        crate::rcu::barrier();
+        let referenced = SYNTH_INODES_REFERENCED.swap(false, core::sync::atomic::Ordering::Relaxed)
+            || self
+                .iter()
+                .any(|inode| !inode_read_once!(inode, i_addons).is_null());
+        if referenced {
+            pr_warn!(
+                "bench: a BPF program gave synthetic inodes addons or storage; leaking them\n"
+            );
+            core::mem::forget(core::mem::replace(&mut self.inodes, KVVec::new()));
+        }
     }
 }
 
@@ -709,7 +731,8 @@ impl SynthInodes {
     /// storage take a `kfree()` (valid for `kmem_cache` objects).  Addons
     /// a BPF program created (from the BPF memory allocator) or gave
     /// storage (freed by `bpf_inode_storage_free()`, which modules cannot
-    /// call) are leaked instead, counted in `bench_addons_leaked`.
+    /// call) are leaked instead, counted in `bench_addons_leaked`; storage
+    /// also keeps the array ([`SYNTH_INODES_REFERENCED`]).
     pub(crate) fn release_addons(&self, inode: &Inode, now: bool) {
         if !self.contains(inode) {
             return;
@@ -764,6 +787,15 @@ unsafe extern "C" fn free_synthetic_addons(head: *mut bindings::callback_head) {
     unsafe { free_synthetic(head.cast::<u8>().sub(off).cast()) };
 }
 
+/// Set when BPF storage was found on a synthetic inode's addons: the
+/// storage points back to its inode (its owner), so the synthetic inodes
+/// must stay allocated ([`SynthInodes`]' `drop` leaks them).  Runs are
+/// serialised, and the drop that reads it waits for every callback that
+/// may set it.
+#[cfg(ia_backend_embedded)]
+static SYNTH_INODES_REFERENCED: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
 /// Frees `a`, addons of a synthetic inode from `inode_addons_alloc()`,
 /// unless a BPF program gave them storage (leaked, counted).
 ///
@@ -775,6 +807,7 @@ unsafe fn free_synthetic(a: *mut bindings::inode_addons) {
     // SAFETY: allocated and no one else's (by the caller): no program
     // can be adding storage any more.
     if !unsafe { (*a).i_bpf_storage }.is_null() {
+        SYNTH_INODES_REFERENCED.store(true, core::sync::atomic::Ordering::Relaxed);
         crate::stats::STATS.bench_leaked.inc();
         return;
     }
