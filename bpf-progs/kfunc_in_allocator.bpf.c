@@ -16,7 +16,12 @@
  * must refuse to create them there; the embedded backend takes its BPF
  * addons from the any-context allocator and creates them.
  *
- * *_calls: runs in the test thread; *_got: calls that got addons.
+ * Both also ask for the scratch area of the same inode
+ * (bpf_inode_addons_scratch()), a slab object on both backends: created at
+ * the slab allocator's entry, never under the zone lock.
+ *
+ * *_calls: runs in the test thread; *_got: calls that got addons;
+ * *_scratch: calls that got a scratch area.
  */
 #include "inode_addons.h"
 
@@ -24,6 +29,8 @@ u64 alloc_calls;
 u64 alloc_got;
 u64 zone_locked_calls;
 u64 zone_locked_got;
+u64 alloc_scratch;
+u64 zone_locked_scratch;
 
 static __always_inline struct dentry *cwd_dentry(void)
 {
@@ -41,6 +48,9 @@ int BPF_PROG(in_alloc, struct kmem_cache *s, gfp_t flags)
 	alloc_calls++;
 	if (bpf_inode_addons_get(cwd_dentry()->d_parent->d_inode))
 		alloc_got++;
+	if (bpf_inode_addons_scratch(cwd_dentry()->d_parent->d_inode,
+				     IA_SCRATCH_BYTES))
+		alloc_scratch++;
 	return 0;
 }
 
@@ -53,6 +63,8 @@ int BPF_PROG(zone_locked, struct page *page, unsigned int order,
 	zone_locked_calls++;
 	if (bpf_inode_addons_get(cwd_dentry()->d_inode))
 		zone_locked_got++;
+	if (bpf_inode_addons_scratch(cwd_dentry()->d_inode, IA_SCRATCH_BYTES))
+		zone_locked_scratch++;
 	return 0;
 }
 

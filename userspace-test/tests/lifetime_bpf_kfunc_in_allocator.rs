@@ -19,6 +19,10 @@
 //!   directory has no addons; embedded backend: created (its BPF addons
 //!   come from the any-context allocator).
 //!
+//! Both also ask for the inode's scratch area, a slab object on both
+//! backends (the embedded backend's scratch table): got at the slab
+//! allocator's entry, never under the zone lock.
+//!
 //! On the debug variant, lockdep and KASAN watch it (the harness fails the
 //! test on any kernel report); before the rule, the side table took the
 //! slab allocator from under the zone lock.
@@ -69,12 +73,22 @@ fn kfunc_in_the_allocators_creates_only_where_it_may() {
     let g = |v: &str| prog.global(v);
     let (alloc, alloc_got) = (g("alloc_calls"), g("alloc_got"));
     let (locked, locked_got) = (g("zone_locked_calls"), g("zone_locked_got"));
+    let (alloc_scratch, locked_scratch) = (g("alloc_scratch"), g("zone_locked_scratch"));
     prog.detach();
     std::env::set_current_dir(&old_cwd).unwrap();
     let refused = (stat("refused_busy") - busy_before) as u64;
     println!(
         "slab entry {alloc} calls, {alloc_got} got addons; zone lock held {locked} calls, \
-         {locked_got} got addons; refused_busy +{refused}"
+         {locked_got} got addons; scratch areas {alloc_scratch} / {locked_scratch}; \
+         refused_busy +{refused}"
+    );
+    assert!(
+        alloc_scratch >= 1,
+        "a scratch area at the slab allocator's entry"
+    );
+    assert_eq!(
+        locked_scratch, 0,
+        "no scratch area allocated under the zone lock"
     );
     assert!(alloc >= OPENS, "one slab allocation per open at least");
     assert!(alloc_got >= 1, "the slab allocator's entry creates addons");
