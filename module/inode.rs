@@ -264,8 +264,8 @@ impl Drop for InodeLockGuard<'_> {
 /// reads `i_state` and `cmpxchg()`es `i_addons`.  A BPF program attached
 /// there sees them too, and may create their addons or give them BPF
 /// storage ([`SynthInodes::release_addons`] leaks what it cannot free; BPF
-/// storage also points back to its inode, so then the whole array is leaked
-/// too, when dropped).  Their zeroed `i_sb_list` is not an empty list head, so
+/// storage points back to its inode, so then the whole array is leaked too,
+/// when dropped).  Their zeroed `i_sb_list` is not an empty list head, so
 /// [`Inode::lock_if_live`] takes them for inodes on their super block's
 /// list.
 ///
@@ -731,8 +731,8 @@ impl SynthInodes {
     /// storage take a `kfree()` (valid for `kmem_cache` objects).  Addons
     /// a BPF program created (from the BPF memory allocator) or gave
     /// storage (freed by `bpf_inode_storage_free()`, which modules cannot
-    /// call) are leaked instead, counted in `bench_addons_leaked`; storage
-    /// also keeps the array ([`SYNTH_INODES_REFERENCED`]).
+    /// call) are leaked instead, counted in `bench_addons_leaked`, and keep
+    /// the array ([`SYNTH_INODES_REFERENCED`]).
     pub(crate) fn release_addons(&self, inode: &Inode, now: bool) {
         if !self.contains(inode) {
             return;
@@ -751,7 +751,7 @@ impl SynthInodes {
         // while they are attached (the `rcu` head sharing their storage is
         // not used before the free below).
         if unsafe { (*a).__bindgen_anon_1.i_alloc_flags } & bindings::INODE_ADDONS_NOLOCK != 0 {
-            crate::stats::STATS.bench_leaked.inc();
+            leak_synthetic();
             return;
         }
         if now {
@@ -787,11 +787,12 @@ unsafe extern "C" fn free_synthetic_addons(head: *mut bindings::callback_head) {
     unsafe { free_synthetic(head.cast::<u8>().sub(off).cast()) };
 }
 
-/// Set when BPF storage was found on a synthetic inode's addons: the
-/// storage points back to its inode (its owner), so the synthetic inodes
-/// must stay allocated ([`SynthInodes`]' `drop` leaks them).  Runs are
-/// serialised, and the drop that reads it waits for every callback that
-/// may set it.
+/// Set when addons of a synthetic inode were leaked: a BPF program reached
+/// the inode, and BPF storage on those addons (there now, or added by a
+/// program that still held them) points back to the inode, its owner; so
+/// the synthetic inodes must stay allocated ([`SynthInodes`]' `drop` leaks
+/// them).  Runs are serialised, and the drop that reads it waits for every
+/// callback that may set it.
 #[cfg(ia_backend_embedded)]
 static SYNTH_INODES_REFERENCED: core::sync::atomic::AtomicBool =
     core::sync::atomic::AtomicBool::new(false);
@@ -807,11 +808,18 @@ unsafe fn free_synthetic(a: *mut bindings::inode_addons) {
     // SAFETY: allocated and no one else's (by the caller): no program
     // can be adding storage any more.
     if !unsafe { (*a).i_bpf_storage }.is_null() {
-        SYNTH_INODES_REFERENCED.store(true, core::sync::atomic::Ordering::Relaxed);
-        crate::stats::STATS.bench_leaked.inc();
+        leak_synthetic();
         return;
     }
     // SAFETY: a `kmem_cache` object nobody else can reach (by the caller).
     unsafe { bindings::kfree(a.cast()) };
     crate::stats::STATS.bench_freed.inc();
+}
+
+/// Leaves addons of a synthetic inode allocated, and the synthetic inodes
+/// with them ([`SYNTH_INODES_REFERENCED`]); counted.
+#[cfg(ia_backend_embedded)]
+fn leak_synthetic() {
+    SYNTH_INODES_REFERENCED.store(true, core::sync::atomic::Ordering::Relaxed);
+    crate::stats::STATS.bench_leaked.inc();
 }

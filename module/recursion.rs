@@ -79,11 +79,14 @@ fn irqs_disabled() -> bool {
 /// (`tests/lifetime_bpf_kfunc_in_allocator.rs`).  6.12 has no
 /// any-context allocator a module can use (`bpf_mem_alloc` is not
 /// exported; `kmalloc_nolock()` arrived in 6.18).  Task context: the side
-/// table's insertion also takes `i_lock`, which is not interrupt-safe.
+/// table's insertion also takes `i_lock`, which is not interrupt-safe; the
+/// embedded backend's scratch table keeps the same rule rather than a
+/// second one.
 ///
-/// Used by the side table's kfunc path and the scratch tables of both
-/// backends; the embedded backend's addons come from the kernel's
-/// any-context allocator (`inode_addons_attach_nolock()`).
+/// Used by the side table's kfunc path (its entries hold the scratch area)
+/// and the embedded backend's scratch table; the embedded backend's addons
+/// come from the kernel's any-context allocator
+/// (`inode_addons_attach_nolock()`).
 pub(crate) fn bpf_may_kmalloc() -> bool {
     in_task() && !irqs_disabled()
 }
