@@ -337,6 +337,7 @@ extern "C" {
 #[allow(improper_ctypes)]
 extern "C" {
     pub(crate) fn ia_is_slab_object(p: *const c_void) -> bool;
+    pub(crate) fn ia_kmemleak_not_leak(ptr: *const c_void);
     pub(crate) fn ia_addons_attach_nolock(
         inode: *mut bindings::inode,
         gfp: bindings::gfp_t,

@@ -14,6 +14,7 @@
 #include <linux/error-injection.h>
 #include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
+#include <linux/kmemleak.h>
 #include <linux/kprobes.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -95,6 +96,11 @@ bool ia_inode_trylock(struct inode *inode)
 void ia_init_completion(struct completion *c)
 {
 	init_completion(c);
+}
+
+void ia_kmemleak_not_leak(const void *ptr)
+{
+	kmemleak_not_leak(ptr);
 }
 
 /*

@@ -124,6 +124,8 @@ bool ia_fatal_signal_pending(void);
 void ia_spin_lock_init(spinlock_t *lock);
 bool ia_inode_trylock(struct inode *inode);
 void ia_init_completion(struct completion *c);
+/* A static inline without CONFIG_DEBUG_KMEMLEAK. */
+void ia_kmemleak_not_leak(const void *ptr);
 int ia_busy_inc(void);
 void ia_busy_dec(void);
 

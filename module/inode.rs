@@ -263,9 +263,10 @@ impl Drop for InodeLockGuard<'_> {
 /// path reads `i_state` and hands them to `inode_addons_alloc()`, which
 /// reads `i_state` and `cmpxchg()`es `i_addons`.  A BPF program attached
 /// there sees them too, and may create their addons or give them BPF
-/// storage ([`SynthInodes::release_addons`] leaks what it cannot free; BPF
-/// storage points back to its inode, so then the whole array is leaked too,
-/// when dropped).  Their zeroed `i_sb_list` is not an empty list head, so
+/// storage, which only the kernel can free: [`SynthInodes::release_addons`]
+/// leaves such addons attached, and the array is then leaked when dropped,
+/// as kmemleak's root for them.  Their zeroed `i_sb_list` is not an empty
+/// list head, so
 /// [`Inode::lock_if_live`] takes them for inodes on their super block's
 /// list.
 ///
@@ -327,23 +328,34 @@ impl SynthInodes {
     }
 }
 
-/// Embedded backend: the synthetic inodes are freed only if nothing can
-/// point to them any more.  Process context (may sleep); the bench's
-/// threads have exited and released every inode's addons.
+/// Embedded backend: the synthetic inodes are freed unless addons are
+/// still attached to them ([`SynthInodes::release_addons`] left them there:
+/// only the kernel could free them).  Those are leaked with the array,
+/// which is handed to kmemleak as a root, so that kmemleak reports neither
+/// it nor the addons it points to.  Process context (may sleep); the
+/// bench's threads have exited and released every inode's addons.
 #[cfg(ia_backend_embedded)]
 impl Drop for SynthInodes {
     fn drop(&mut self) {
-        // The deferred frees are the last to see addons with storage.
+        // The deferred frees are module code and may still run.
         crate::rcu::barrier();
-        let referenced = SYNTH_INODES_REFERENCED.swap(false, core::sync::atomic::Ordering::Relaxed)
-            || self
-                .iter()
-                .any(|inode| !inode_read_once!(inode, i_addons).is_null());
-        if referenced {
+        let mut attached = 0;
+        for inode in self.iter() {
+            if !inode_read_once!(inode, i_addons).is_null() {
+                crate::stats::STATS.bench_leaked.inc();
+                attached += 1;
+            }
+        }
+        if attached != 0 {
             pr_warn!(
-                "bench: a BPF program gave synthetic inodes addons or storage; leaking them\n"
+                "bench: a BPF program gave {attached} synthetic inodes addons or storage; \
+                 leaking them\n"
             );
-            core::mem::forget(core::mem::replace(&mut self.inodes, KVVec::new()));
+            let inodes = core::mem::replace(&mut self.inodes, KVVec::new());
+            // SAFETY: the start of the array's allocation, which is never
+            // freed from here on.
+            unsafe { ffi::ia_kmemleak_not_leak(inodes.as_ptr().cast()) };
+            core::mem::forget(inodes);
         }
     }
 }
@@ -730,28 +742,46 @@ impl SynthInodes {
     /// synthetic inodes.  Addons from `inode_addons_alloc()` without BPF
     /// storage take a `kfree()` (valid for `kmem_cache` objects).  Addons
     /// a BPF program created (from the BPF memory allocator) or gave
-    /// storage (freed by `bpf_inode_storage_free()`, which modules cannot
-    /// call) are leaked instead, counted in `bench_addons_leaked`, and keep
-    /// the array ([`SYNTH_INODES_REFERENCED`]).
+    /// storage (freed by the kernel's addons destruction, which modules
+    /// cannot call) stay attached instead, counted in
+    /// `bench_addons_leaked` by `drop`, which leaks the array with them.
+    /// Storage a program adds while the detached addons wait for their
+    /// grace period is caught by the deferred free, which leaks them.
     pub(crate) fn release_addons(&self, inode: &Inode, now: bool) {
         if !self.contains(inode) {
             return;
         }
         // SAFETY: the inode is allocated; its `i_addons` is only accessed
-        // atomically (`xchg()` here, the kernel's `cmpxchg()`).
+        // atomically (here, and the kernel's `cmpxchg()`).
         let slot = unsafe {
             core::sync::atomic::AtomicPtr::from_ptr(addr_of_mut!((*inode.as_ptr()).i_addons))
         };
-        let a = slot.swap(core::ptr::null_mut(), core::sync::atomic::Ordering::AcqRel);
+        let a = slot.load(core::sync::atomic::Ordering::Acquire);
         if a.is_null() {
             return;
         }
-        // SAFETY: `a` is allocated (detached above, freed by nobody else);
-        // the flags were written before the addons were published and stay
-        // while they are attached (the `rcu` head sharing their storage is
-        // not used before the free below).
-        if unsafe { (*a).__bindgen_anon_1.i_alloc_flags } & bindings::INODE_ADDONS_NOLOCK != 0 {
-            leak_synthetic();
+        // SAFETY: `a` is attached, so allocated; the flags were written
+        // before the addons were published and stay while they are
+        // attached (the `rcu` head sharing their storage is used only
+        // after the detach below); `i_bpf_storage` is read with
+        // `READ_ONCE()`.
+        let kernel_only = unsafe {
+            (*a).__bindgen_anon_1.i_alloc_flags & bindings::INODE_ADDONS_NOLOCK != 0
+                || !core::ptr::read_volatile(addr_of!((*a).i_bpf_storage)).is_null()
+        };
+        // Left attached: counted when the array is dropped.  Only this
+        // thread detaches this inode's addons, and nobody else replaces
+        // attached ones: the exchange cannot fail.
+        if kernel_only
+            || slot
+                .compare_exchange(
+                    a,
+                    core::ptr::null_mut(),
+                    core::sync::atomic::Ordering::AcqRel,
+                    core::sync::atomic::Ordering::Relaxed,
+                )
+                .is_err()
+        {
             return;
         }
         if now {
@@ -787,18 +817,10 @@ unsafe extern "C" fn free_synthetic_addons(head: *mut bindings::callback_head) {
     unsafe { free_synthetic(head.cast::<u8>().sub(off).cast()) };
 }
 
-/// Set when addons of a synthetic inode were leaked: a BPF program reached
-/// the inode, and BPF storage on those addons (there now, or added by a
-/// program that still held them) points back to the inode, its owner; so
-/// the synthetic inodes must stay allocated ([`SynthInodes`]' `drop` leaks
-/// them).  Runs are serialised, and the drop that reads it waits for every
-/// callback that may set it.
-#[cfg(ia_backend_embedded)]
-static SYNTH_INODES_REFERENCED: core::sync::atomic::AtomicBool =
-    core::sync::atomic::AtomicBool::new(false);
-
 /// Frees `a`, addons of a synthetic inode from `inode_addons_alloc()`,
-/// unless a BPF program gave them storage (leaked, counted).
+/// unless a BPF program gave them storage since they were checked: then
+/// they are leaked (counted), and handed to kmemleak as a root, as nothing
+/// points to them once the storage's map is gone.
 ///
 /// # Safety
 ///
@@ -808,18 +830,12 @@ unsafe fn free_synthetic(a: *mut bindings::inode_addons) {
     // SAFETY: allocated and no one else's (by the caller): no program
     // can be adding storage any more.
     if !unsafe { (*a).i_bpf_storage }.is_null() {
-        leak_synthetic();
+        // SAFETY: the start of a `kmem_cache` object, never freed.
+        unsafe { ffi::ia_kmemleak_not_leak(a.cast()) };
+        crate::stats::STATS.bench_leaked.inc();
         return;
     }
     // SAFETY: a `kmem_cache` object nobody else can reach (by the caller).
     unsafe { bindings::kfree(a.cast()) };
     crate::stats::STATS.bench_freed.inc();
-}
-
-/// Leaves addons of a synthetic inode allocated, and the synthetic inodes
-/// with them ([`SYNTH_INODES_REFERENCED`]); counted.
-#[cfg(ia_backend_embedded)]
-fn leak_synthetic() {
-    SYNTH_INODES_REFERENCED.store(true, core::sync::atomic::Ordering::Relaxed);
-    crate::stats::STATS.bench_leaked.inc();
 }

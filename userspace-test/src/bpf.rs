@@ -176,6 +176,14 @@ impl Attached {
     /// inode and starts no process.
     pub fn detach(self) {
         let ids = self.link_prog_ids.clone();
+        // Nothing to wait for would make this a plain drop, racing the
+        // kworker: a program bpftool could not attach, or a link it could
+        // not read back.
+        assert!(
+            !ids.is_empty(),
+            "{}: no program attached through a link",
+            self.dir
+        );
         drop(self);
         let deadline = Instant::now() + Duration::from_secs(120);
         for id in ids {

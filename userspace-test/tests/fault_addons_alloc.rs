@@ -257,7 +257,30 @@ fn kfunc_allocation_failure_returns_null() {
     let fail2 = stat("alloc_failures");
     let p0 = failing[0].clone();
     as_test_thread(move || drop(File::open(p0).unwrap()));
-    assert_eq!(stat("alloc_failures"), fail2);
+    let failed = stat("alloc_failures") - fail2;
+    if failed != 0 {
+        // Seen once (addons-debug, whole suite): evidence for the next one.
+        // Still attached (the detach did not wait) or a real empty free
+        // list (the program's own count says which open got NULL).
+        panic!(
+            "the first open without injected failures failed its allocation \
+             ({failed}); program: opens {} no_addons {}; module stats {:?}; \
+             MemAvailable {}; ftrace still calling out from: {:?}",
+            prog.global("opens"),
+            prog.global("no_addons"),
+            userspace_test::addons::stats(),
+            fs::read_to_string("/proc/meminfo")
+                .unwrap()
+                .lines()
+                .find(|l| l.starts_with("MemAvailable"))
+                .unwrap_or("?"),
+            fs::read_to_string("/sys/kernel/debug/tracing/enabled_functions").map(|t| t
+                .lines()
+                .filter(|l| l.contains("ia_addons_attach_nolock"))
+                .map(String::from)
+                .collect::<Vec<_>>())
+        );
+    }
     assert_eq!(dev.query_path(&failing[0], false).unwrap().present, 1);
     // Not a plain drop: the detach rewrites security_file_open()'s entry
     // in a kworker, and the refcount polling below opens files (see
