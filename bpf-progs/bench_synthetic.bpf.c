@@ -5,12 +5,13 @@
  * kthreads (ia_bench/N) only.  inode_addons_alloc() exists on the kernels
  * with the series; elsewhere the program does not load.
  *
- * Each inode is picked by its address, the same way in both programs:
- * - fentry of inode_addons_alloc(), for picked inodes: creates the addons
- *   first with bpf_inode_addons_get() (from the BPF memory allocator),
- *   which inode_addons_alloc() then returns;
- * - fexit, for the others: gives the addons inode_addons_alloc() just
- *   created (from its slab cache) inode storage.
+ * Every other call (in the order the bench threads make them):
+ * - fentry of inode_addons_alloc(): creates the addons first with
+ *   bpf_inode_addons_get() (from the BPF memory allocator), which
+ *   inode_addons_alloc() then returns;
+ * - fexit, for the other calls: asks for inode storage on the addons
+ *   inode_addons_alloc() just created (from its slab cache), which the
+ *   kernel refuses on an unreferenced inode (i_count 0), as these are.
  *
  * kfunc_got: addons the kfunc created; storage_got: storage created.
  */
@@ -34,20 +35,29 @@ static __always_inline bool from_bench_thread(void)
 	return true;
 }
 
-/* About every other synthetic inode (struct inode is several cache lines). */
-static __always_inline bool picked(struct inode *inode)
-{
-	return ((unsigned long)inode >> 6) & 1;
-}
+/* Threads whose current call got its addons from the kfunc. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, u32);
+	__type(value, u8);
+} kfunc_created SEC(".maps");
+
+u64 calls;
 
 SEC("fentry/inode_addons_alloc")
 int BPF_PROG(create_first, struct inode *inode, gfp_t gfp)
 {
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	u8 one = 1;
+
 	kfunc_types_complete();
-	if (!from_bench_thread() || !picked(inode))
+	if (!from_bench_thread() || __sync_fetch_and_add(&calls, 1) % 2)
 		return 0;
-	if (bpf_inode_addons_get(inode))
-		__sync_fetch_and_add(&kfunc_got, 1);
+	if (!bpf_inode_addons_get(inode))
+		return 0;
+	__sync_fetch_and_add(&kfunc_got, 1);
+	bpf_map_update_elem(&kfunc_created, &tid, &one, BPF_ANY);
 	return 0;
 }
 
@@ -55,8 +65,14 @@ SEC("fexit/inode_addons_alloc")
 int BPF_PROG(add_storage, struct inode *inode, gfp_t gfp,
 	     struct inode_addons *ret)
 {
-	if (!from_bench_thread() || picked(inode) || !ret)
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+
+	if (!from_bench_thread() || !ret)
 		return 0;
+	if (bpf_map_lookup_elem(&kfunc_created, &tid)) {
+		bpf_map_delete_elem(&kfunc_created, &tid);
+		return 0;
+	}
 	if (bpf_inode_storage_get(&synth_storage, inode, 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE))
 		__sync_fetch_and_add(&storage_got, 1);

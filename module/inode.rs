@@ -746,7 +746,9 @@ impl SynthInodes {
     /// cannot call) stay attached instead, counted in
     /// `bench_addons_leaked` by `drop`, which leaks the array with them.
     /// Storage a program adds while the detached addons wait for their
-    /// grace period is caught by the deferred free, which leaks them.
+    /// grace period is caught by the deferred free, which leaks them.  (The
+    /// kernel creates inode storage only on referenced inodes, which these
+    /// never are; checked anyway: the module does not rely on that rule.)
     pub(crate) fn release_addons(&self, inode: &Inode, now: bool) {
         if !self.contains(inode) {
             return;

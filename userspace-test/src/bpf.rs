@@ -12,7 +12,11 @@
 
 use crate::{bpftool, env, run};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::ffi::CString;
+use std::mem::size_of_val;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -132,26 +136,21 @@ impl Attached {
             .map(|e| e.unwrap().path())
             .collect();
         links.sort();
-        att.link_prog_ids = links
+        // Asked from the kernel: `bpftool -j link show pinned` prints the
+        // link but exits with 255 (bpftool 7.5 in the guest), which made
+        // every link look unreadable and `detach` a plain drop.
+        let pinned: Vec<Pinned> = links.iter().map(|l| pinned(l)).collect();
+        att.link_prog_ids = pinned
             .iter()
-            .filter_map(|l| try_json(&["link", "show", "pinned", l.to_str().unwrap()]).ok())
-            .filter_map(|link| link["prog_id"].as_u64())
+            .filter_map(|p| match p {
+                Pinned::Link { prog_id } => Some(*prog_id),
+                Pinned::Prog { .. } => None,
+            })
             .collect();
-        let pin = links[0].to_str().unwrap();
         // bpftool falls back to pinning the program when it cannot attach.
-        let prog_id = match try_json(&["link", "show", "pinned", pin]) {
-            Ok(link) => link["prog_id"].as_u64().expect("link's prog_id"),
-            Err(link_err) => match try_json(&["prog", "show", "pinned", pin]) {
-                Ok(p) => p["id"].as_u64().expect("prog id"),
-                // Last resort: the program by name (the pin's name).
-                Err(prog_err) => {
-                    let name = links[0].file_name().unwrap().to_str().unwrap();
-                    let all = try_json(&["prog", "show", "name", name])
-                        .unwrap_or_else(|e| panic!("{link_err}\n{prog_err}\n{e}"));
-                    let one = if all.is_array() { all[0].clone() } else { all };
-                    one["id"].as_u64().expect("prog id")
-                }
-            },
+        let prog_id = match pinned[0] {
+            Pinned::Link { prog_id } => prog_id,
+            Pinned::Prog { id } => id,
         };
         let prog = json(&["prog", "show", "id", &prog_id.to_string()]);
         att.map_ids = prog["map_ids"]
@@ -215,6 +214,67 @@ impl Attached {
             }
         }
         panic!("no global {var}");
+    }
+}
+
+/// What bpftool pinned for one program.
+enum Pinned {
+    /// The link attaching the program `prog_id`.
+    Link { prog_id: u64 },
+    /// The program itself (not attached), `id`.
+    Prog { id: u64 },
+}
+
+/// The object pinned at `pin`, asked with `BPF_OBJ_GET` and
+/// `BPF_OBJ_GET_INFO_BY_FD`.
+fn pinned(pin: &Path) -> Pinned {
+    const BPF_OBJ_GET: libc::c_long = 7;
+    const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+    let path = CString::new(pin.as_os_str().as_bytes()).expect("pin path");
+    // union bpf_attr for BPF_OBJ_GET: pathname, bpf_fd, file_flags, path_fd.
+    let get: [u64; 3] = [path.as_ptr() as u64, 0, 0];
+    // SAFETY: `get` is a valid `union bpf_attr` prefix for this command, of
+    // the size passed; `path` outlives the call; the kernel only reads them.
+    let fd = unsafe { libc::syscall(libc::SYS_bpf, BPF_OBJ_GET, get.as_ptr(), size_of_val(&get)) };
+    assert!(
+        fd >= 0,
+        "BPF_OBJ_GET {}: {}",
+        pin.display(),
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: a descriptor this call just got and nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let kind = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("fd link");
+    // Both infos start with u32 type, u32 id; a link's has u32 prog_id next.
+    let mut info = [0u32; 3];
+    // union bpf_attr for BPF_OBJ_GET_INFO_BY_FD: bpf_fd, info_len, info.
+    let attr: [u64; 2] = [
+        fd.as_raw_fd() as u64 | ((size_of_val(&info) as u64) << 32),
+        info.as_mut_ptr() as u64,
+    ];
+    // SAFETY: `attr` is a valid `union bpf_attr` prefix for this command, of
+    // the size passed; the kernel writes at most `info_len` bytes to `info`.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_OBJ_GET_INFO_BY_FD,
+            attr.as_ptr(),
+            size_of_val(&attr),
+        )
+    };
+    assert_eq!(
+        r,
+        0,
+        "BPF_OBJ_GET_INFO_BY_FD {}: {}",
+        pin.display(),
+        std::io::Error::last_os_error()
+    );
+    match kind.to_str() {
+        Some("anon_inode:bpf-link") => Pinned::Link {
+            prog_id: info[2].into(),
+        },
+        Some("anon_inode:bpf-prog") => Pinned::Prog { id: info[1].into() },
+        _ => panic!("{}: pinned {kind:?}", pin.display()),
     }
 }
 

@@ -178,13 +178,14 @@ fn microbench_runs_rejects_and_cleans_up() {
 /// A BPF program that reaches the bench's synthetic inodes, on the kernels
 /// with the series (bpf-progs/bench_synthetic.bpf.c, on
 /// `inode_addons_alloc()`, the embedded bench's creation): some addons come
-/// from the kfunc (the BPF memory allocator), some get inode storage; only
-/// the kernel could free either.  The module leaves exactly those attached
-/// and leaks them with the array (counted, warned, handed to kmemleak as a
-/// root), frees the rest, and fails the run with EIO: the program's work
-/// was timed.  Freeing the program's map afterwards reaches the leaked
-/// addons, the storage's owners (KASAN on the debug variant).  Without the
-/// series there is no such function and the program does not load.
+/// from the kfunc (the BPF memory allocator), which only the kernel could
+/// free.  The module leaves exactly those attached and leaks them with the
+/// array (counted, warned, handed to kmemleak as a root: the debug
+/// variant's final scan would report them otherwise), frees the rest, and
+/// fails the run with EIO: the program's work was timed.  The program also
+/// asks for inode storage on the others, which the kernel refuses: a
+/// synthetic inode is unreferenced (`i_count` 0).  Without the series there
+/// is no such function and the program does not load.
 #[test]
 fn bpf_program_on_synthetic_inodes_fails_the_run_and_leaks_only_its_addons() {
     let m = Module::load(&[]).expect("insmod");
@@ -216,15 +217,10 @@ fn bpf_program_on_synthetic_inodes_fails_the_run_and_leaks_only_its_addons() {
         "kfunc created {kfunc_got}, storage on {storage_got}; bench allocated {allocated}, \
          freed {freed}, leaked {leaked}"
     );
-    assert!(
-        kfunc_got >= 1 && storage_got >= 1,
-        "the program reached both"
-    );
-    assert_eq!(
-        leaked as u64,
-        kfunc_got + storage_got,
-        "leaked exactly those"
-    );
+    assert!(kfunc_got >= 1, "the kfunc created addons");
+    // Patch 3: storage is created only on a referenced inode (i_count).
+    assert_eq!(storage_got, 0, "storage on an inode nobody holds");
+    assert_eq!(leaked as u64, kfunc_got, "leaked exactly those");
     assert_eq!(allocated, freed + leaked);
     let warned = format!(
         "bench: a BPF program gave {leaked} synthetic inodes addons or storage; leaking them"
@@ -234,19 +230,7 @@ fn bpf_program_on_synthetic_inodes_fails_the_run_and_leaks_only_its_addons() {
         log.iter().any(|l| l.contains(&warned)),
         "{warned:?} in {log:?}"
     );
-    // Releases the map: its id goes at once, then a kworker frees it,
-    // unlinking its storage from the leaked addons (under KASAN on debug;
-    // the harness reads the kernel log after the binary).
-    let maps = prog.map_ids.clone();
     prog.detach();
-    let t0 = Instant::now();
-    while maps.iter().any(|&id| userspace_test::bpf::map_exists(id)) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "maps {maps:?} stay"
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
     // Without the program the bench works, and frees everything.
     let leaked = stat("bench_addons_leaked");
     run_and_check(100, &[1]);
