@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Give the microbenchmark's synthetic inodes addons and storage that only
- * the kernel can free (tests/module_microbench.rs), from the bench's
- * kthreads (ia_bench/N) only.  inode_addons_alloc() exists on the kernels
- * with the series; elsewhere the program does not load.
+ * Give the microbenchmark's synthetic inodes addons that only the kernel
+ * can free (tests/module_microbench.rs).  The test thread writes the bench
+ * command: the bench creates the addons of its tracked inodes in that
+ * thread, before its timed phases (which run in kthreads, untouched here).
+ * inode_addons_alloc() exists on the kernels with the series; elsewhere
+ * the program does not load.
  *
- * Every other call (in the order the bench threads make them):
- * - fentry of inode_addons_alloc(): creates the addons first with
- *   bpf_inode_addons_get() (from the BPF memory allocator), which
- *   inode_addons_alloc() then returns;
+ * Every other call of inode_addons_alloc():
+ * - fentry: creates the addons first with bpf_inode_addons_get() (from
+ *   the BPF memory allocator), which inode_addons_alloc() then returns;
  * - fexit, for the other calls: asks for inode storage on the addons
  *   inode_addons_alloc() just created (from its slab cache), which the
  *   kernel refuses on an unreferenced inode (i_count 0), as these are.
@@ -22,20 +23,7 @@ INODE_STORAGE_U64(synth_storage);
 u64 kfunc_got;
 u64 storage_got;
 
-static __always_inline bool from_bench_thread(void)
-{
-	char comm[16];
-	const char want[] = "ia_bench/";
-
-	if (bpf_get_current_comm(comm, sizeof(comm)))
-		return false;
-	for (int i = 0; i < sizeof(want) - 1; i++)
-		if (comm[i] != want[i])
-			return false;
-	return true;
-}
-
-/* Threads whose current call got its addons from the kfunc. */
+/* Threads whose current call got its addons from the kfunc (one: the test's). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 64);
@@ -52,7 +40,7 @@ int BPF_PROG(create_first, struct inode *inode, gfp_t gfp)
 	u8 one = 1;
 
 	kfunc_types_complete();
-	if (!from_bench_thread() || __sync_fetch_and_add(&calls, 1) % 2)
+	if (!from_test_thread() || __sync_fetch_and_add(&calls, 1) % 2)
 		return 0;
 	if (!bpf_inode_addons_get(inode))
 		return 0;
@@ -67,7 +55,7 @@ int BPF_PROG(add_storage, struct inode *inode, gfp_t gfp,
 {
 	u32 tid = (u32)bpf_get_current_pid_tgid();
 
-	if (!from_bench_thread() || !ret)
+	if (!from_test_thread() || !ret)
 		return 0;
 	if (bpf_map_lookup_elem(&kfunc_created, &tid)) {
 		bpf_map_delete_elem(&kfunc_created, &tid);

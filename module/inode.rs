@@ -264,9 +264,8 @@ impl Drop for InodeLockGuard<'_> {
 /// reads `i_state` and `cmpxchg()`es `i_addons`.  A BPF program attached
 /// there sees them too, and may create their addons or give them BPF
 /// storage, which only the kernel can free: [`SynthInodes::release_addons`]
-/// leaves such addons attached, and the array is then leaked when dropped,
-/// as kmemleak's root for them.  Their zeroed `i_sb_list` is not an empty
-/// list head, so
+/// leaves such addons attached, and `drop` leaks them.  Their zeroed
+/// `i_sb_list` is not an empty list head, so
 /// [`Inode::lock_if_live`] takes them for inodes on their super block's
 /// list.
 ///
@@ -328,35 +327,53 @@ impl SynthInodes {
     }
 }
 
-/// Embedded backend: the synthetic inodes are freed unless addons are
-/// still attached to them ([`SynthInodes::release_addons`] left them there:
-/// only the kernel could free them).  Those are leaked with the array,
-/// which is handed to kmemleak as a root, so that kmemleak reports neither
-/// it nor the addons it points to.  Process context (may sleep); the
-/// bench's threads have exited and released every inode's addons.
+/// Embedded backend: addons still attached to synthetic inodes
+/// ([`SynthInodes::release_addons`] left them: only the kernel could free
+/// them) are leaked, counted and warned about.  Their addresses go to a
+/// vector that is leaked too and handed to kmemleak as a root, so that
+/// kmemleak reports none of them; the array itself is freed, as nothing
+/// the kernel keeps points to a synthetic inode (inode storage's owner is
+/// the addons, patch 3; the kfunc's addons have no back pointer).  If the
+/// vector cannot be allocated, the array is leaked and handed to kmemleak
+/// in its place.  Process context (may sleep); the bench's threads have
+/// exited.
 #[cfg(ia_backend_embedded)]
 impl Drop for SynthInodes {
     fn drop(&mut self) {
         // The deferred frees are module code and may still run.
         crate::rcu::barrier();
-        let mut attached = 0;
-        for inode in self.iter() {
-            if !inode_read_once!(inode, i_addons).is_null() {
+        let mut leaked: KVec<usize> = KVec::new();
+        let (mut attached, mut keep_array) = (0, false);
+        for (i, inode) in self.iter().enumerate() {
+            let a = inode_read_once!(inode, i_addons);
+            if !a.is_null() {
                 crate::stats::STATS.bench_leaked.inc();
                 attached += 1;
+                keep_array |= leaked.push(a as usize, GFP_KERNEL).is_err();
+            }
+            if i % crate::bench::CHUNK == crate::bench::CHUNK - 1 {
+                crate::kthread::cond_resched();
             }
         }
-        if attached != 0 {
-            pr_warn!(
-                "bench: a BPF program gave {attached} synthetic inodes addons or storage; \
-                 leaking them\n"
-            );
-            let inodes = core::mem::replace(&mut self.inodes, KVVec::new());
-            // SAFETY: the start of the array's allocation, which is never
-            // freed from here on.
-            unsafe { ffi::ia_kmemleak_not_leak(inodes.as_ptr().cast()) };
-            core::mem::forget(inodes);
+        if attached == 0 {
+            return;
         }
+        pr_warn!(
+            "bench: a BPF program gave {attached} synthetic inodes addons or storage; \
+             leaking them\n"
+        );
+        let root = if keep_array {
+            let inodes = core::mem::replace(&mut self.inodes, KVVec::new());
+            let p = inodes.as_ptr().cast::<c_void>();
+            core::mem::forget(inodes);
+            p
+        } else {
+            let p = leaked.as_ptr().cast::<c_void>();
+            core::mem::forget(leaked);
+            p
+        };
+        // SAFETY: the start of an allocation that is never freed.
+        unsafe { ffi::ia_kmemleak_not_leak(root) };
     }
 }
 
@@ -744,7 +761,7 @@ impl SynthInodes {
     /// a BPF program created (from the BPF memory allocator) or gave
     /// storage (freed by the kernel's addons destruction, which modules
     /// cannot call) stay attached instead, counted in
-    /// `bench_addons_leaked` by `drop`, which leaks the array with them.
+    /// `bench_addons_leaked` by `drop`, which leaks them for good.
     /// Storage a program adds while the detached addons wait for their
     /// grace period is caught by the deferred free, which leaks them.  (The
     /// kernel creates inode storage only on referenced inodes, which these

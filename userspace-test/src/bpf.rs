@@ -248,17 +248,18 @@ fn pinned(pin: &Path) -> Pinned {
     // Both infos start with u32 type, u32 id; a link's has u32 prog_id next.
     let mut info = [0u32; 3];
     // union bpf_attr for BPF_OBJ_GET_INFO_BY_FD: bpf_fd, info_len, info.
-    let attr: [u64; 2] = [
+    let mut attr: [u64; 2] = [
         fd.as_raw_fd() as u64 | ((size_of_val(&info) as u64) << 32),
         info.as_mut_ptr() as u64,
     ];
     // SAFETY: `attr` is a valid `union bpf_attr` prefix for this command, of
-    // the size passed; the kernel writes at most `info_len` bytes to `info`.
+    // the size passed; the kernel writes at most `info_len` bytes to `info`
+    // and the length it wrote back to `attr`'s `info_len`.
     let r = unsafe {
         libc::syscall(
             libc::SYS_bpf,
             BPF_OBJ_GET_INFO_BY_FD,
-            attr.as_ptr(),
+            attr.as_mut_ptr(),
             size_of_val(&attr),
         )
     };
@@ -269,6 +270,8 @@ fn pinned(pin: &Path) -> Pinned {
         pin.display(),
         std::io::Error::last_os_error()
     );
+    assert_eq!(attr[0] >> 32, size_of_val(&info) as u64, "info_len written");
+    // `bpf_link_new_fd()` and `bpf_prog_new_fd()` name them so.
     match kind.to_str() {
         Some("anon_inode:bpf-link") => Pinned::Link {
             prog_id: info[2].into(),

@@ -14,6 +14,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 use userspace_test::addons::{backend, control_write, stat, unload_report, DEBUGFS};
+use userspace_test::bpf::as_test_thread;
 use userspace_test::{dmesg_mark, Module};
 
 fn bench_read() -> Result<String, i32> {
@@ -177,15 +178,17 @@ fn microbench_runs_rejects_and_cleans_up() {
 
 /// A BPF program that reaches the bench's synthetic inodes, on the kernels
 /// with the series (bpf-progs/bench_synthetic.bpf.c, on
-/// `inode_addons_alloc()`, the embedded bench's creation): some addons come
-/// from the kfunc (the BPF memory allocator), which only the kernel could
-/// free.  The module leaves exactly those attached and leaks them with the
-/// array (counted, warned, handed to kmemleak as a root: the debug
-/// variant's final scan would report them otherwise), frees the rest, and
-/// fails the run with EIO: the program's work was timed.  The program also
-/// asks for inode storage on the others, which the kernel refuses: a
-/// synthetic inode is unreferenced (`i_count` 0).  Without the series there
-/// is no such function and the program does not load.
+/// `inode_addons_alloc()`, which the embedded bench calls to create the
+/// addons of its tracked inodes, in the writer's thread, before the timed
+/// phases): every other one comes from the kfunc (the BPF memory
+/// allocator), which only the kernel could free.  The module leaves exactly
+/// those attached, leaks them (counted, warned, their addresses handed to
+/// kmemleak as a root: the debug variant's final scan would report them
+/// otherwise) and fails the run with EIO, although every phase ran: the
+/// program's work was part of the run.  The program also asks for inode
+/// storage on the others, which the kernel refuses: a synthetic inode is
+/// unreferenced (`i_count` 0).  Without the series there is no such
+/// function and the program does not load.
 #[test]
 fn bpf_program_on_synthetic_inodes_fails_the_run_and_leaks_only_its_addons() {
     let m = Module::load(&[]).expect("insmod");
@@ -205,7 +208,10 @@ fn bpf_program_on_synthetic_inodes_fails_the_run_and_leaks_only_its_addons() {
         stat("bench_addons_leaked"),
     );
     let mark = dmesg_mark();
-    assert_eq!(control_write(b"bench 300 2"), Err(libc::EIO));
+    assert_eq!(
+        as_test_thread(|| control_write(b"bench 300 2")),
+        Err(libc::EIO)
+    );
     assert_eq!(bench_read().expect("read bench"), "", "no results kept");
     let (kfunc_got, storage_got) = (prog.global("kfunc_got"), prog.global("storage_got"));
     let (allocated, freed, leaked) = (
