@@ -351,7 +351,7 @@ impl Drop for SynthInodes {
                 attached += 1;
                 keep_array |= leaked.push(a as usize, GFP_KERNEL).is_err();
             }
-            if i % crate::bench::CHUNK == crate::bench::CHUNK - 1 {
+            if i % 4096 == 4095 {
                 crate::kthread::cond_resched();
             }
         }
