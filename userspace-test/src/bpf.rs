@@ -232,16 +232,11 @@ fn pinned(pin: &Path) -> Pinned {
     const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
     let path = CString::new(pin.as_os_str().as_bytes()).expect("pin path");
     // union bpf_attr for BPF_OBJ_GET: pathname, bpf_fd, file_flags, path_fd.
-    let get: [u64; 3] = [path.as_ptr() as u64, 0, 0];
-    // SAFETY: `get` is a valid `union bpf_attr` prefix for this command, of
-    // the size passed; `path` outlives the call; the kernel only reads them.
-    let fd = unsafe { libc::syscall(libc::SYS_bpf, BPF_OBJ_GET, get.as_ptr(), size_of_val(&get)) };
-    assert!(
-        fd >= 0,
-        "BPF_OBJ_GET {}: {}",
-        pin.display(),
-        std::io::Error::last_os_error()
-    );
+    let mut get: [u64; 3] = [path.as_ptr() as u64, 0, 0];
+    // SAFETY: `get` is a valid `union bpf_attr` prefix for this command;
+    // `path` outlives the call; the kernel only reads them.
+    let fd = unsafe { sys_bpf(BPF_OBJ_GET, &mut get) }
+        .unwrap_or_else(|e| panic!("BPF_OBJ_GET {}: {e}", pin.display()));
     // SAFETY: a descriptor this call just got and nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
     let kind = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("fd link");
@@ -252,24 +247,11 @@ fn pinned(pin: &Path) -> Pinned {
         fd.as_raw_fd() as u64 | ((size_of_val(&info) as u64) << 32),
         info.as_mut_ptr() as u64,
     ];
-    // SAFETY: `attr` is a valid `union bpf_attr` prefix for this command, of
-    // the size passed; the kernel writes at most `info_len` bytes to `info`
-    // and the length it wrote back to `attr`'s `info_len`.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_OBJ_GET_INFO_BY_FD,
-            attr.as_mut_ptr(),
-            size_of_val(&attr),
-        )
-    };
-    assert_eq!(
-        r,
-        0,
-        "BPF_OBJ_GET_INFO_BY_FD {}: {}",
-        pin.display(),
-        std::io::Error::last_os_error()
-    );
+    // SAFETY: `attr` is a valid `union bpf_attr` prefix for this command;
+    // the kernel writes at most `info_len` bytes to `info` and the length
+    // it wrote back to `attr`'s `info_len`.
+    unsafe { sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr) }
+        .unwrap_or_else(|e| panic!("BPF_OBJ_GET_INFO_BY_FD {}: {e}", pin.display()));
     assert_eq!(attr[0] >> 32, size_of_val(&info) as u64, "info_len written");
     // `bpf_link_new_fd()` and `bpf_prog_new_fd()` name them so.
     match kind.to_str() {
@@ -300,27 +282,41 @@ pub fn prog_loaded(id: u64) -> bool {
 fn prog_lookup(id: u64) -> std::io::Result<bool> {
     const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
     // union bpf_attr for *_GET_FD_BY_ID: prog_id, next_id, open_flags.
-    let attr: [u32; 3] = [id.try_into().expect("32-bit program id"), 0, 0];
-    // SAFETY: `attr` is a valid `union bpf_attr` prefix for this command,
-    // of the size passed; the kernel only reads it.
-    let fd = unsafe {
+    let mut attr: [u32; 3] = [id.try_into().expect("32-bit program id"), 0, 0];
+    // SAFETY: `attr` is a valid `union bpf_attr` prefix for this command;
+    // the kernel only reads it.
+    match unsafe { sys_bpf(BPF_PROG_GET_FD_BY_ID, &mut attr) } {
+        Ok(fd) => {
+            // SAFETY: a descriptor this call just got and nothing else uses.
+            unsafe { libc::close(fd as libc::c_int) };
+            Ok(true)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// bpf(2): `cmd` on `attr`, passed with its size; the result, or the error.
+///
+/// # Safety
+///
+/// `attr` is a valid `union bpf_attr` prefix for `cmd`: every pointer in
+/// it is valid for what `cmd` reads or writes through it.
+unsafe fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<libc::c_long> {
+    // SAFETY: `attr` is valid for `cmd` (by the caller) and for writes of
+    // its size (the kernel writes back into some commands' attr).
+    let r = unsafe {
         libc::syscall(
             libc::SYS_bpf,
-            BPF_PROG_GET_FD_BY_ID,
-            attr.as_ptr(),
-            std::mem::size_of_val(&attr),
+            cmd,
+            (attr as *mut T).cast::<u8>(),
+            size_of_val(attr),
         )
     };
-    if fd >= 0 {
-        // SAFETY: a descriptor this call just got and nothing else uses.
-        unsafe { libc::close(fd as libc::c_int) };
-        return Ok(true);
-    }
-    let err = std::io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::ENOENT) {
-        Ok(false)
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
     } else {
-        Err(err)
+        Ok(r)
     }
 }
 
